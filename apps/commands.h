@@ -1,0 +1,15 @@
+// Registration of every `mad` subcommand. Each cmd_*.cpp defines one `setup_*` function; the list in
+// commands.cpp is the only place that names them all.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace mad::cli {
+
+void register_commands(CLI::App& app);
+
+void setup_demo(CLI::App& app);
+
+}  // namespace mad::cli

@@ -1,0 +1,35 @@
+// The `mad` command line: a thin shell over the libraries. Each subcommand lives in its own file
+// (apps/cmd_*.cpp) with an options struct, a setup function that registers it, and a run function.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "apps/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "mad: Mechanistic Architecture Design on the CPU.\n"
+      "Trains small sequence models on the six MAD synthetic tasks and compares architectures."};
+  app.set_version_flag("--version", std::string("mad ") + MAD_VERSION + " (-march=" + MAD_MARCH + ")");
+  app.require_subcommand(1);
+  mad::cli::register_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line naming the problem; --help explains the rest.
+    std::fprintf(stderr, "mad: error: %s (see 'mad --help')\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mad: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
