@@ -1,0 +1,41 @@
+// Parameter initialisers, all drawn from the seeded mad::Rng (same seed, same values, on every machine).
+#pragma once
+
+#include "core/rng.h"
+#include "core/tensor.h"
+
+namespace mad {
+
+struct Init {
+  enum class Kind {
+    zeros,           // 0
+    ones,            // 1
+    constant,        // a
+    uniform,         // U(a, b)
+    uniform_fan_in,  // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for Linear weights and biases
+    normal,          // N(a, b^2)
+    xavier_uniform,  // U(-g sqrt(6/(fan_in+fan_out)), +...) with gain g = a
+    linspace,        // a .. b evenly over all elements (inclusive)
+  };
+  Kind kind = Kind::zeros;
+  double a = 0, b = 0;
+  // For fan-in based inits of tensors whose fan_in is not the PyTorch default (numel / shape[0]),
+  // e.g. a Linear bias; 0 means "derive from the shape".
+  int64_t fan_in = 0;
+
+  static Init zeros() { return {Kind::zeros}; }
+  static Init ones() { return {Kind::ones}; }
+  static Init constant(double v) { return {Kind::constant, v}; }
+  static Init uniform(double lo, double hi) { return {Kind::uniform, lo, hi}; }
+  static Init uniform_fan_in(int64_t fan_in = 0) { return {Kind::uniform_fan_in, 0, 0, fan_in}; }
+  static Init normal(double mean, double stddev) { return {Kind::normal, mean, stddev}; }
+  static Init xavier_uniform(double gain = 1.0) { return {Kind::xavier_uniform, gain}; }
+  static Init linspace(double start, double end) { return {Kind::linspace, start, end}; }
+};
+
+// Fills `t` (float32 or float64) according to `init`, drawing from `rng` in element order.
+// PyTorch conventions: fan_in = numel / shape[0] (a [out, in] Linear weight has fan_in = in),
+// fan_out = numel / shape[1] for rank >= 2.
+void initialize(const Tensor& t, const Init& init, Rng& rng);
+
+}  // namespace mad

@@ -1,0 +1,135 @@
+// Elementwise binary ops with numpy broadcasting, and scalar ops. Gradients are reduced back to each
+// input's shape by accumulate_unbroadcast.
+#include <cmath>
+
+#include "core/ops_common.h"
+
+namespace mad {
+namespace {
+
+enum class Binary { add, sub, mul, div };
+
+template <Binary K, typename T>
+inline T apply(T a, T b) {
+  if constexpr (K == Binary::add) return a + b;
+  if constexpr (K == Binary::sub) return a - b;
+  if constexpr (K == Binary::mul) return a * b;
+  if constexpr (K == Binary::div) return a / b;
+}
+
+template <Binary K>
+Var binary(OpId op, Var a, Var b) {
+  const char* name = op_name(op);
+  Tape& tape = detail::tape_of(a, name);
+  detail::tape_of(b, name);
+  detail::check_same_dtype(a, b, name);
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = tape.alloc(shape, a.dtype());
+  dispatch_float(a.dtype(), name, [&]<typename T>() {
+    const T* pa = a.value().template data<T>();
+    const T* pb = b.value().template data<T>();
+    T* po = out.data<T>();
+    if (a.shape() == b.shape()) {
+      parallel_for(shape.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) po[i] = apply<K>(pa[i], pb[i]);
+      });
+      return;
+    }
+    BroadcastLoop(shape, a.shape(), b.shape())
+        .for_each_row([&](int64_t o, int64_t ia, int64_t ib, int64_t n, int64_t sa, int64_t sb) {
+          for (int64_t j = 0; j < n; ++j) po[o + j] = apply<K>(pa[ia + j * sa], pb[ib + j * sb]);
+        });
+  });
+  return tape.record(op, {a, b}, out);
+}
+
+// Gradient of a binary op with respect to one operand, at full (broadcast) shape, then unbroadcast.
+// which = 0 for a, 1 for b.
+template <Binary K>
+void binary_backward(Tape& tape, const Node& n) {
+  const int32_t ia = tape.input(n, 0), ib = tape.input(n, 1);
+  const Tensor& a = tape.value(ia);
+  const Tensor& b = tape.value(ib);
+  const Tensor& g = tape.grad(n.output);
+  const Shape& shape = g.shape();
+  dispatch_float(g.dtype(), op_name(n.op), [&]<typename T>() {
+    const T* pg = g.data<T>();
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    for (int which = 0; which < 2; ++which) {
+      const int32_t id = which == 0 ? ia : ib;
+      if (!tape.needs_grad(id)) continue;
+      if constexpr (K == Binary::add || K == Binary::sub) {
+        if (which == 0 || K == Binary::add) {
+          accumulate_unbroadcast(g, tape.grad_acc(id));
+          continue;
+        }
+      }
+      // d/da and d/db at full shape, written to a scratch tensor, then reduced.
+      Tensor full = tape.alloc(shape, g.dtype());
+      T* pf = full.data<T>();
+      BroadcastLoop(shape, a.shape(), b.shape())
+          .for_each_row([&](int64_t o, int64_t oa, int64_t ob, int64_t len, int64_t sa, int64_t sb) {
+            for (int64_t j = 0; j < len; ++j) {
+              const T x = pa[oa + j * sa], y = pb[ob + j * sb], go = pg[o + j];
+              if constexpr (K == Binary::sub) pf[o + j] = -go;
+              if constexpr (K == Binary::mul) pf[o + j] = which == 0 ? go * y : go * x;
+              if constexpr (K == Binary::div) pf[o + j] = which == 0 ? go / y : -go * x / (y * y);
+              (void)x;
+            }
+          });
+      accumulate_unbroadcast(full, tape.grad_acc(id));
+    }
+  });
+}
+
+}  // namespace
+
+Var add(Var a, Var b) { return binary<Binary::add>(OpId::add, a, b); }
+Var sub(Var a, Var b) { return binary<Binary::sub>(OpId::sub, a, b); }
+Var mul(Var a, Var b) { return binary<Binary::mul>(OpId::mul, a, b); }
+Var div(Var a, Var b) { return binary<Binary::div>(OpId::div, a, b); }
+void backward_add(Tape& t, const Node& n) { binary_backward<Binary::add>(t, n); }
+void backward_sub(Tape& t, const Node& n) { binary_backward<Binary::sub>(t, n); }
+void backward_mul(Tape& t, const Node& n) { binary_backward<Binary::mul>(t, n); }
+void backward_div(Tape& t, const Node& n) { binary_backward<Binary::div>(t, n); }
+
+// ---- scalar ops: y = a + s, y = a * s ------------------------------------------------------------------
+
+namespace {
+template <bool kMul>
+Var scalar_op(Var a, double s) {
+  const OpId op = kMul ? OpId::mul_scalar : OpId::add_scalar;
+  Tape& tape = detail::tape_of(a, op_name(op));
+  Tensor out = tape.alloc(a.shape(), a.dtype());
+  dispatch_float(a.dtype(), op_name(op), [&]<typename T>() {
+    const T* x = a.value().template data<T>();
+    T* y = out.data<T>();
+    const T c = static_cast<T>(s);
+    for (int64_t i = 0; i < out.numel(); ++i) y[i] = kMul ? x[i] * c : x[i] + c;
+  });
+  OpAttrs attrs;
+  attrs.f[0] = s;
+  return tape.record(op, {a}, out, attrs);
+}
+
+template <bool kMul>
+void scalar_backward(Tape& tape, const Node& n) {
+  const int32_t ia = tape.input(n, 0);
+  const Tensor& g = tape.grad(n.output);
+  const Tensor& ga = tape.grad_acc(ia);
+  dispatch_float(g.dtype(), op_name(n.op), [&]<typename T>() {
+    const T* pg = g.data<T>();
+    T* pa = ga.data<T>();
+    const T c = kMul ? static_cast<T>(n.attrs.f[0]) : T(1);
+    for (int64_t i = 0; i < g.numel(); ++i) pa[i] += c * pg[i];
+  });
+}
+}  // namespace
+
+Var add_scalar(Var a, double s) { return scalar_op<false>(a, s); }
+Var mul_scalar(Var a, double s) { return scalar_op<true>(a, s); }
+void backward_add_scalar(Tape& t, const Node& n) { scalar_backward<false>(t, n); }
+void backward_mul_scalar(Tape& t, const Node& n) { scalar_backward<true>(t, n); }
+
+}  // namespace mad

@@ -1,0 +1,147 @@
+// Matrix product, plain and batched, with its backward.
+#include "kernels/gemm.h"
+
+#include "core/ops_common.h"
+
+namespace mad {
+namespace {
+
+// One product C (+)= op(A) op(B) split across threads by blocks of rows of C (or of columns when C has
+// fewer rows than columns). Every element is computed by exactly one thread.
+template <typename T>
+void gemm_parallel(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, bool ta, const T* B, int64_t ldb,
+                   bool tb, T* C, int64_t ldc, bool accumulate) {
+  constexpr int64_t kMinRows = 32;
+  if (M >= N) {
+    parallel_for(M, kMinRows, [&](int64_t m0, int64_t m1) {
+      const T* a = ta ? A + m0 : A + m0 * lda;
+      kernels::gemm<T>(m1 - m0, N, K, a, lda, ta, B, ldb, tb, C + m0 * ldc, ldc, accumulate);
+    });
+  } else {
+    parallel_for(N, kMinRows, [&](int64_t n0, int64_t n1) {
+      const T* b = tb ? B + n0 * ldb : B + n0;
+      kernels::gemm<T>(M, n1 - n0, K, A, lda, ta, b, ldb, tb, C + n0, ldc, accumulate);
+    });
+  }
+}
+
+// The geometry of a matmul node, derived from its operands.
+struct MatmulDims {
+  int64_t batch, M, N, K;
+  bool shared_b;  // b is one matrix used by every batch entry
+};
+
+MatmulDims matmul_dims(const Shape& a, const Shape& b, bool ta, bool tb) {
+  MAD_CHECK(a.rank() >= 2 && b.rank() >= 2,
+            "matmul: both operands need at least 2 dimensions, got {} and {}", a.str(), b.str());
+  MatmulDims d{};
+  d.M = ta ? a[-1] : a[-2];
+  d.K = ta ? a[-2] : a[-1];
+  const int64_t kb = tb ? b[-1] : b[-2];
+  d.N = tb ? b[-2] : b[-1];
+  MAD_CHECK(d.K == kb,
+            "matmul: inner dimensions differ: a {}{} has K = {} but b {}{} has K = {}; check which operand "
+            "needs a transpose", a.str(), ta ? " (transposed)" : "", d.K, b.str(), tb ? " (transposed)" : "", kb);
+  d.batch = a.prod(0, a.rank() - 2);
+  d.shared_b = b.rank() == 2;
+  if (!d.shared_b) {
+    bool same = b.rank() == a.rank();
+    for (int i = 0; same && i < a.rank() - 2; ++i) same = a[i] == b[i];
+    MAD_CHECK(same, "matmul: batched operands need the same leading dimensions, got a {} and b {}", a.str(), b.str());
+  }
+  return d;
+}
+
+}  // namespace
+
+Var matmul(Var a, Var b, bool trans_a, bool trans_b) {
+  Tape& tape = detail::tape_of(a, "matmul");
+  detail::tape_of(b, "matmul");
+  detail::check_same_dtype(a, b, "matmul");
+  const MatmulDims d = matmul_dims(a.shape(), b.shape(), trans_a, trans_b);
+  Shape out_shape = a.shape();
+  out_shape[-2] = d.M;
+  out_shape[-1] = d.N;
+  Tensor out = tape.alloc(out_shape, a.dtype());
+  dispatch_float(a.dtype(), "matmul", [&]<typename T>() {
+    const T* pa = a.value().template data<T>();
+    const T* pb = b.value().template data<T>();
+    T* pc = out.data<T>();
+    const int64_t lda = a.dim(-1), ldb = b.dim(-1);
+    if (d.shared_b && !trans_a) {
+      // All batch entries stacked: one [batch*M, K] x [K, N] product.
+      gemm_parallel<T>(d.batch * d.M, d.N, d.K, pa, lda, false, pb, ldb, trans_b, pc, d.N, false);
+      return;
+    }
+    const int64_t sa = d.M * d.K, sb = d.shared_b ? 0 : d.K * d.N, sc = d.M * d.N;
+    parallel_for(d.batch, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i)
+        kernels::gemm<T>(d.M, d.N, d.K, pa + i * sa, lda, trans_a, pb + i * sb, ldb, trans_b, pc + i * sc, d.N, false);
+    });
+  });
+  OpAttrs attrs;
+  attrs.i[0] = trans_a;
+  attrs.i[1] = trans_b;
+  return tape.record(OpId::matmul, {a, b}, out, attrs);
+}
+
+// C = op(A) op(B):  d op(A) = dC op(B)^T,  d op(B) = op(A)^T dC.
+void backward_matmul(Tape& tape, const Node& n) {
+  const int32_t ia = tape.input(n, 0), ib = tape.input(n, 1);
+  const Tensor& a = tape.value(ia);
+  const Tensor& b = tape.value(ib);
+  const Tensor& g = tape.grad(n.output);
+  const bool ta = n.attrs.i[0], tb = n.attrs.i[1];
+  const MatmulDims d = matmul_dims(a.shape(), b.shape(), ta, tb);
+  dispatch_float(g.dtype(), "matmul", [&]<typename T>() {
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    const T* pg = g.data<T>();
+    const int64_t lda = a.dim(-1), ldb = b.dim(-1);
+    if (tape.needs_grad(ia)) {
+      T* ga = tape.grad_acc(ia).template data<T>();
+      // dA = dC op(B)^T (A not transposed) or op(B) dC^T (A transposed).
+      if (d.shared_b && !ta) {
+        gemm_parallel<T>(d.batch * d.M, d.K, d.N, pg, d.N, false, pb, ldb, !tb, ga, lda, true);
+      } else {
+        const int64_t sa = d.M * d.K, sb = d.shared_b ? 0 : d.K * d.N, sc = d.M * d.N;
+        parallel_for(d.batch, 1, [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) {
+            if (!ta)
+              kernels::gemm<T>(d.M, d.K, d.N, pg + i * sc, d.N, false, pb + i * sb, ldb, !tb, ga + i * sa, lda, true);
+            else
+              kernels::gemm<T>(d.K, d.M, d.N, pb + i * sb, ldb, tb, pg + i * sc, d.N, true, ga + i * sa, lda, true);
+          }
+        });
+      }
+    }
+    if (tape.needs_grad(ib)) {
+      T* gb = tape.grad_acc(ib).template data<T>();
+      // dB = op(A)^T dC (B not transposed) or dC^T op(A) (B transposed); summed over the batch when shared.
+      if (d.shared_b && !ta) {
+        const int64_t rows = d.batch * d.M;
+        if (!tb)
+          gemm_parallel<T>(d.K, d.N, rows, pa, lda, true, pg, d.N, false, gb, ldb, true);
+        else
+          gemm_parallel<T>(d.N, d.K, rows, pg, d.N, true, pa, lda, false, gb, ldb, true);
+      } else {
+        const int64_t sa = d.M * d.K, sb = d.K * d.N, sc = d.M * d.N;
+        auto one = [&](int64_t i, T* dst) {
+          if (!tb)
+            kernels::gemm<T>(d.K, d.N, d.M, pa + i * sa, lda, !ta, pg + i * sc, d.N, false, dst, ldb, true);
+          else
+            kernels::gemm<T>(d.N, d.K, d.M, pg + i * sc, d.N, true, pa + i * sa, lda, ta, dst, ldb, true);
+        };
+        if (d.shared_b) {
+          for (int64_t i = 0; i < d.batch; ++i) one(i, gb);  // serial: every entry adds into the same matrix
+        } else {
+          parallel_for(d.batch, 1, [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) one(i, gb + i * sb);
+          });
+        }
+      }
+    }
+  });
+}
+
+}  // namespace mad

@@ -1,0 +1,95 @@
+#include "core/tape.h"
+
+namespace mad {
+
+Tape::Tape(size_t arena_bytes) : arena_(arena_bytes) {
+  values_.reserve(1024);
+  nodes_.reserve(1024);
+  inputs_.reserve(2048);
+}
+
+Tensor Tape::zeros(const Shape& shape, DType dtype) {
+  Tensor t = alloc(shape, dtype);
+  t.fill_zero();
+  return t;
+}
+
+Var Tape::leaf(const Tensor& data, bool requires_grad, const Tensor& grad) {
+  MAD_CHECK(data.defined(), "Tape::leaf: the tensor is undefined");
+  if (grad.defined()) {
+    MAD_CHECK(grad.shape() == data.shape() && grad.dtype() == data.dtype(),
+              "Tape::leaf: gradient buffer {} {} does not match value {} {}", dtype_name(grad.dtype()),
+              grad.shape().str(), dtype_name(data.dtype()), data.shape().str());
+  }
+  values_.push_back({data, grad, requires_grad});
+  return Var(this, static_cast<int32_t>(values_.size() - 1));
+}
+
+Var Tape::record(OpId op, std::span<const Var> inputs, const Tensor& out, const OpAttrs& attrs,
+                 const Tensor& saved0, const Tensor& saved1) {
+  bool any_grad = false;
+  if (grad_enabled_)
+    for (const Var& v : inputs)
+      if (v.defined() && needs_grad(v.id())) any_grad = true;
+  values_.push_back({out, Tensor(), any_grad});
+  const auto id = static_cast<int32_t>(values_.size() - 1);
+  if (any_grad) {
+    Node n{op, op_backward(op), id, static_cast<int32_t>(inputs_.size()), static_cast<int32_t>(inputs.size()),
+           {saved0, saved1}, attrs};
+    // An absent optional input (e.g. a norm without bias) is stored as -1.
+    for (const Var& v : inputs) inputs_.push_back(v.defined() ? v.id() : -1);
+    nodes_.push_back(std::move(n));
+  }
+  return Var(this, id);
+}
+
+void Tape::set_backward(Var v, BackwardFn fn) {
+  for (auto& n : nodes_)
+    if (n.output == v.id()) {
+      n.backward = fn;
+      return;
+    }
+  fail("Tape::set_backward: the value was not produced by a recorded op");
+}
+
+const Tensor& Tape::grad_acc(int32_t id) {
+  Value& v = values_[static_cast<size_t>(id)];
+  if (!v.grad.defined()) v.grad = zeros(v.data.shape(), v.data.dtype());
+  return v.grad;
+}
+
+void Tape::backward(Var root, const Tensor& seed) {
+  MAD_CHECK(root.defined() && &root.tape() == this, "backward: the root value is not on this tape");
+  MAD_CHECK(needs_grad(root.id()),
+            "backward: the root does not depend on any value that requires a gradient "
+            "(were the ops recorded under NoGradGuard?)");
+  const Tensor& g = grad_acc(root.id());
+  if (seed.defined()) {
+    MAD_CHECK(seed.shape() == g.shape(), "backward: seed of shape {} for a root of shape {}", seed.shape().str(),
+              g.shape().str());
+    Tensor s = seed.dtype() == g.dtype() ? seed : seed.to(g.dtype());
+    dispatch_float(g.dtype(), "backward", [&]<typename T>() {
+      T* d = g.data<T>();
+      const T* src = s.data<T>();
+      for (int64_t i = 0; i < g.numel(); ++i) d[i] += src[i];
+    });
+  } else {
+    MAD_CHECK(g.numel() == 1, "backward: the root has shape {}; give a seed gradient or reduce it to one element",
+              g.shape().str());
+    dispatch_float(g.dtype(), "backward", [&]<typename T>() { g.data<T>()[0] += T(1); });
+  }
+  for (size_t k = nodes_.size(); k-- > 0;) {
+    const Node& n = nodes_[k];
+    if (!values_[static_cast<size_t>(n.output)].grad.defined()) continue;  // nothing flowed here
+    n.backward(*this, n);
+  }
+}
+
+void Tape::reset() {
+  values_.clear();
+  nodes_.clear();
+  inputs_.clear();
+  arena_.reset();
+}
+
+}  // namespace mad

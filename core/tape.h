@@ -1,0 +1,151 @@
+// Reverse-mode automatic differentiation on a tape.
+//
+// Ops append nodes to the tape in execution order; backward() walks the nodes once in reverse (no
+// recursion) and calls each op's backward rule from the op table. The gradient contract:
+//   * backward rules always ADD into input gradients (+=), so a value used twice, a shared weight or a
+//     parameter used by several layers receives the sum; clearing is explicit (ParamStore::zero_grad,
+//     Tape::reset).
+//   * gradients of intermediate values are zero-filled arena tensors created the first time something
+//     flows into them; a leaf may instead accumulate into memory given by the caller (the parameter block).
+//   * broadcasting ops reduce their output gradient back to each input's shape in one central function,
+//     accumulate_unbroadcast (core/broadcast.h).
+// Every tensor a step creates comes from the tape's arena and lives until reset(); a steady-state step
+// therefore performs no heap allocation (tests/unit/test_no_alloc.cpp).
+#pragma once
+
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+#include "core/arena.h"
+#include "core/op_list.h"
+#include "core/tensor.h"
+
+namespace mad {
+
+class Tape;
+struct Node;
+
+// The backward rule of one op: reads the node's inputs, saved tensors and output gradient and adds into
+// the gradients of the inputs that need one.
+using BackwardFn = void (*)(Tape& tape, const Node& node);
+BackwardFn op_backward(OpId op);
+
+// Scalar attributes an op needs in its backward (axes, sizes, epsilons, ...).
+struct OpAttrs {
+  int64_t i[6] = {0, 0, 0, 0, 0, 0};
+  double f[2] = {0, 0};
+};
+
+struct Node {
+  OpId op;
+  BackwardFn backward;
+  int32_t output;
+  int32_t first_input;  // index into the tape's flat input list
+  int32_t num_inputs;
+  Tensor saved[2];      // tensors kept for backward beyond inputs and output (arena memory)
+  OpAttrs attrs;
+};
+
+// A handle to a value on a tape: cheap to copy, valid until the tape's reset().
+class Var {
+ public:
+  Var() = default;
+  Var(Tape* tape, int32_t id) : tape_(tape), id_(id) {}
+
+  bool defined() const { return tape_ != nullptr; }
+  Tape& tape() const { return *tape_; }
+  int32_t id() const { return id_; }
+  const Tensor& value() const;
+  const Shape& shape() const { return value().shape(); }
+  DType dtype() const { return value().dtype(); }
+  int64_t dim(int axis) const { return shape()[axis]; }
+  bool requires_grad() const;
+  // The accumulated gradient (undefined if nothing flowed into this value).
+  const Tensor& grad() const;
+
+ private:
+  Tape* tape_ = nullptr;
+  int32_t id_ = -1;
+};
+
+class Tape {
+ public:
+  explicit Tape(size_t arena_bytes = size_t(1) << 20);
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  Arena& arena() { return arena_; }
+  // Uninitialised / zero-filled tensors valid until reset().
+  Tensor alloc(const Shape& shape, DType dtype) { return Tensor::in_arena(arena_, shape, dtype); }
+  Tensor zeros(const Shape& shape, DType dtype);
+
+  // A leaf value. With requires_grad, gradients accumulate into `grad` when given (it must match the
+  // shape and dtype), otherwise into an arena tensor created on first use.
+  Var leaf(const Tensor& data, bool requires_grad = false, const Tensor& grad = {});
+  Var constant(const Tensor& data) { return leaf(data, false); }
+
+  // Records the result `out` of op `op`. A node is kept only when gradients are enabled and some input
+  // requires a gradient; the result then requires one too.
+  Var record(OpId op, std::span<const Var> inputs, const Tensor& out, const OpAttrs& attrs = {},
+             const Tensor& saved0 = {}, const Tensor& saved1 = {});
+  Var record(OpId op, std::initializer_list<Var> inputs, const Tensor& out, const OpAttrs& attrs = {},
+             const Tensor& saved0 = {}, const Tensor& saved1 = {}) {
+    return record(op, std::span<const Var>(inputs.begin(), inputs.size()), out, attrs, saved0, saved1);
+  }
+  // Replaces the backward rule of the node that produced `v` (tests use it to plant a wrong rule).
+  void set_backward(Var v, BackwardFn fn);
+
+  // Runs backward from `root`, seeding its gradient with `seed` (default: ones; root must then be a
+  // single element). Nodes run in reverse order of recording.
+  void backward(Var root, const Tensor& seed = {});
+
+  // Forgets every value and node and releases the arena for the next step.
+  void reset();
+
+  bool grad_enabled() const { return grad_enabled_; }
+  void set_grad_enabled(bool on) { grad_enabled_ = on; }
+
+  // --- for backward rules -------------------------------------------------------------------------
+  const Tensor& value(int32_t id) const { return values_[static_cast<size_t>(id)].data; }
+  bool needs_grad(int32_t id) const { return values_[static_cast<size_t>(id)].requires_grad; }
+  // The gradient of value `id`, created zero-filled on first use; backward rules add into it.
+  const Tensor& grad_acc(int32_t id);
+  const Tensor& grad(int32_t id) const { return values_[static_cast<size_t>(id)].grad; }
+  int32_t input(const Node& n, int k) const { return inputs_[static_cast<size_t>(n.first_input + k)]; }
+
+  std::span<const Node> nodes() const { return nodes_; }
+  size_t num_values() const { return values_.size(); }
+
+ private:
+  struct Value {
+    Tensor data;
+    Tensor grad;
+    bool requires_grad = false;
+  };
+
+  Arena arena_;
+  std::vector<Value> values_;
+  std::vector<Node> nodes_;
+  std::vector<int32_t> inputs_;
+  bool grad_enabled_ = true;
+};
+
+// Disables recording for its lifetime (evaluation): ops still compute, no node is kept.
+class NoGradGuard {
+ public:
+  explicit NoGradGuard(Tape& tape) : tape_(tape), previous_(tape.grad_enabled()) { tape.set_grad_enabled(false); }
+  ~NoGradGuard() { tape_.set_grad_enabled(previous_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  Tape& tape_;
+  bool previous_;
+};
+
+inline const Tensor& Var::value() const { return tape_->value(id_); }
+inline bool Var::requires_grad() const { return tape_->needs_grad(id_); }
+inline const Tensor& Var::grad() const { return tape_->grad(id_); }
+
+}  // namespace mad

@@ -1,0 +1,159 @@
+#include "tests/gradcheck/op_cases.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mad::testing {
+namespace {
+
+using Vars = std::span<const Var>;
+
+// Token ids / targets for the ops that take integer tensors.
+Tensor ids(const Shape& shape, std::initializer_list<int32_t> values) { return Tensor::from<int32_t>(shape, values); }
+
+void add_unary(std::vector<GradCase>& cases, const char* name, Var (*op)(Var), Tensor input) {
+  cases.push_back({name, [op](Tape&, Vars v) { return op(v[0]); }, {std::move(input)}});
+}
+
+}  // namespace
+
+std::vector<GradCase> op_cases() {
+  std::vector<GradCase> c;
+  const double inf = std::numeric_limits<double>::infinity();
+
+  // ---- matmul: every transpose combination, shared and batched right operand ----
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) {
+      const Shape a = ta ? Shape{2, 4, 3} : Shape{2, 3, 4};
+      const Shape b_shared = tb ? Shape{5, 4} : Shape{4, 5};
+      const Shape b_batched = tb ? Shape{2, 5, 4} : Shape{2, 4, 5};
+      const std::string suffix = std::string(ta ? "_ta" : "") + (tb ? "_tb" : "");
+      c.push_back({"matmul_shared" + suffix, [=](Tape&, Vars v) { return matmul(v[0], v[1], ta, tb); },
+                   {randn(a, 1), randn(b_shared, 2)}});
+      c.push_back({"matmul_batched" + suffix, [=](Tape&, Vars v) { return matmul(v[0], v[1], ta, tb); },
+                   {randn(a, 3), randn(b_batched, 4)}});
+    }
+
+  // ---- binary ops with broadcasting ----
+  const std::pair<Shape, Shape> shape_pairs[] = {
+      {{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {4}}, {{2, 3, 4}, {3, 1}}, {{3, 1}, {2, 1, 4}}, {{2, 3}, {1}}};
+  int seed = 10;
+  for (const auto& [sa, sb] : shape_pairs) {
+    const std::string s = sa.str() + "x" + sb.str();
+    c.push_back({"add" + s, [](Tape&, Vars v) { return v[0] + v[1]; }, {randn(sa, ++seed), randn(sb, ++seed)}});
+    c.push_back({"sub" + s, [](Tape&, Vars v) { return v[0] - v[1]; }, {randn(sa, ++seed), randn(sb, ++seed)}});
+    c.push_back({"mul" + s, [](Tape&, Vars v) { return v[0] * v[1]; }, {randn(sa, ++seed), randn(sb, ++seed)}});
+    c.push_back({"div" + s, [](Tape&, Vars v) { return v[0] / v[1]; },
+                 {randn(sa, ++seed), away_from_zero(sb, ++seed, 0.5, 2.0)}});
+  }
+  c.push_back({"add_scalar", [](Tape&, Vars v) { return v[0] + 1.5; }, {randn({3, 4}, 30)}});
+  c.push_back({"mul_scalar", [](Tape&, Vars v) { return -2.5 * v[0]; }, {randn({3, 4}, 31)}});
+  // A value used twice must receive the sum of both gradients.
+  c.push_back({"mul_same_input", [](Tape&, Vars v) { return v[0] * v[0]; }, {randn({3, 4}, 32)}});
+
+  // ---- unary ----
+  const Shape u{3, 5};
+  add_unary(c, "neg", neg, randn(u, 40));
+  add_unary(c, "exp", exp, randn(u, 41));
+  add_unary(c, "log", log, uniform(u, 42, 0.2, 3.0));
+  add_unary(c, "sqrt", sqrt, uniform(u, 43, 0.2, 3.0));
+  add_unary(c, "rsqrt", rsqrt, uniform(u, 44, 0.2, 3.0));
+  add_unary(c, "abs", abs, away_from_zero(u, 45, 0.1, 2.0));
+  add_unary(c, "square", square, randn(u, 46));
+  c.push_back({"pow_fractional", [](Tape&, Vars v) { return pow(v[0], 2.5); }, {uniform(u, 47, 0.2, 3.0)}});
+  c.push_back({"pow_integer", [](Tape&, Vars v) { return pow(v[0], 3.0); }, {randn(u, 48)}});
+  add_unary(c, "tanh", tanh, randn(u, 49));
+  add_unary(c, "sigmoid", sigmoid, randn(u, 50, 3.0));
+  add_unary(c, "log_sigmoid", log_sigmoid, randn(u, 51, 8.0));
+  add_unary(c, "softplus", softplus, Tensor::from<double>({2, 4}, {-30, -3, -0.5, 0.1, 2, 15, 25, 40}));
+  add_unary(c, "relu", relu, away_from_zero(u, 52, 0.1, 2.0));
+  add_unary(c, "silu", silu, randn(u, 53, 3.0));
+  add_unary(c, "gelu_tanh", gelu_tanh, randn(u, 54, 3.0));
+  add_unary(c, "gelu_erf", gelu_erf, randn(u, 55, 3.0));
+  add_unary(c, "sin", sin, randn(u, 56, 3.0));
+  add_unary(c, "cos", cos, randn(u, 57, 3.0));
+
+  // ---- reductions ----
+  for (int axis : {0, 1, -1})
+    for (bool keep : {false, true}) {
+      const std::string s = "_axis" + std::to_string(axis) + (keep ? "_keep" : "");
+      c.push_back({"sum" + s, [=](Tape&, Vars v) { return sum(v[0], axis, keep); }, {randn({2, 3, 4}, 60)}});
+      c.push_back({"mean" + s, [=](Tape&, Vars v) { return mean(v[0], axis, keep); }, {randn({2, 3, 4}, 61)}});
+      // Continuous values: ties (where max is not differentiable) have probability 0.
+      c.push_back({"max" + s, [=](Tape&, Vars v) { return max(v[0], axis, keep); }, {randn({2, 3, 4}, 62)}});
+    }
+  c.push_back({"sum_all", [](Tape&, Vars v) { return sum_all(v[0]); }, {randn({2, 3}, 63)}});
+  c.push_back({"mean_all", [](Tape&, Vars v) { return mean_all(v[0]); }, {randn({2, 3}, 64)}});
+
+  // ---- softmax family ----
+  c.push_back({"softmax", [](Tape&, Vars v) { return softmax(v[0]); }, {randn({2, 3, 5}, 70, 2.0)}});
+  c.push_back({"log_softmax", [](Tape&, Vars v) { return log_softmax(v[0]); }, {randn({2, 3, 5}, 71, 2.0)}});
+  {
+    Tensor targets = ids({2, 3}, {4, -100, 0, 2, 2, -100});
+    c.push_back({"cross_entropy", [targets](Tape&, Vars v) { return cross_entropy(v[0], targets); },
+                 {randn({2, 3, 5}, 72, 2.0)}});
+    Tensor none = ids({2}, {-100, -100});
+    c.push_back({"cross_entropy_all_ignored_plus_sum",  // zero gradient, still accumulates nothing
+                 [none](Tape&, Vars v) { return cross_entropy(v[0], none) + sum_all(v[0]); }, {randn({2, 5}, 73)}});
+  }
+
+  // ---- norms ----
+  c.push_back({"rms_norm", [](Tape&, Vars v) { return rms_norm(v[0], v[1], 1e-5); }, {randn({2, 3, 8}, 80), randn({8}, 81)}});
+  c.push_back({"rms_norm_groups", [](Tape&, Vars v) { return rms_norm(v[0], v[1], 1e-5, 4); },
+               {randn({3, 8}, 82), randn({8}, 83)}});
+  c.push_back({"rms_norm_no_weight", [](Tape&, Vars v) { return rms_norm(v[0], Var(), 1e-5); }, {randn({3, 8}, 84)}});
+  c.push_back({"layer_norm", [](Tape&, Vars v) { return layer_norm(v[0], v[1], v[2], 1e-5); },
+               {randn({2, 3, 8}, 85), randn({8}, 86), randn({8}, 87)}});
+  c.push_back({"layer_norm_groups", [](Tape&, Vars v) { return layer_norm(v[0], v[1], v[2], 1e-5, 2); },
+               {randn({3, 8}, 88), randn({8}, 89), randn({8}, 90)}});
+  c.push_back({"layer_norm_no_affine", [](Tape&, Vars v) { return layer_norm(v[0], Var(), Var(), 1e-5, 4); },
+               {randn({3, 8}, 91)}});
+
+  // ---- shape ----
+  c.push_back({"reshape", [](Tape&, Vars v) { return reshape(v[0], {4, -1}) * 2.0; }, {randn({2, 3, 4}, 100)}});
+  c.push_back({"permute_3d", [](Tape&, Vars v) { return permute(v[0], {2, 0, 1}); }, {randn({2, 3, 4}, 101)}});
+  c.push_back({"permute_4d", [](Tape&, Vars v) { return permute(v[0], {0, 2, 1, 3}); }, {randn({2, 3, 4, 2}, 102)}});
+  c.push_back({"transpose", [](Tape&, Vars v) { return transpose(v[0], -1, -2); }, {randn({2, 3, 4}, 103)}});
+  c.push_back({"slice_view", [](Tape&, Vars v) { return slice(v[0], 0, 1, 3); }, {randn({4, 3}, 104)}});
+  c.push_back({"slice_copy", [](Tape&, Vars v) { return slice(v[0], 1, 1, 3); }, {randn({2, 4, 3}, 105)}});
+  c.push_back({"concat_axis0", [](Tape&, Vars v) { return concat({v[0], v[1]}, 0); }, {randn({2, 3}, 106), randn({1, 3}, 107)}});
+  c.push_back({"concat_axis1", [](Tape&, Vars v) { return concat({v[0], v[1], v[0]}, 1); },
+               {randn({2, 3}, 108), randn({2, 2}, 109)}});
+  c.push_back({"split", [](Tape&, Vars v) {
+                 Var parts[3];
+                 const int64_t sizes[] = {1, 2, 2};
+                 split(v[0], -1, sizes, parts);
+                 return concat({parts[2] * parts[1], parts[0]}, -1);
+               },
+               {randn({2, 5}, 110)}});
+
+  // ---- selection ----
+  {
+    Tensor tokens = ids({2, 3}, {1, 3, 1, 0, 3, 3});  // repeated ids accumulate
+    c.push_back({"embedding", [tokens](Tape&, Vars v) { return embedding(v[0], tokens); }, {randn({4, 5}, 120)}});
+    Tensor cond = ids({2, 3}, {1, 0, 0, 1, 1, 0});
+    c.push_back({"where", [cond](Tape&, Vars v) { return where(cond, v[0], v[1]); }, {randn({2, 3}, 121), randn({3}, 122)}});
+  }
+  c.push_back({"topk_mask", [](Tape&, Vars v) { return topk_mask(v[0], 2, 0.0); }, {randn({3, 6}, 130)}});
+  c.push_back({"topk_mask_softmax", [inf](Tape&, Vars v) { return softmax(topk_mask(v[0], 3, -inf)); }, {randn({3, 6}, 131)}});
+  c.push_back({"dropout", [](Tape&, Vars v) { return dropout(v[0], 0.3, 99); }, {randn({4, 5}, 132)}});
+
+  // ---- sequence ----
+  c.push_back({"causal_mask_softmax", [inf](Tape&, Vars v) { return softmax(causal_mask(v[0], -inf)); },
+               {randn({2, 5, 5}, 140)}});
+  c.push_back({"causal_mask_window", [](Tape&, Vars v) { return causal_mask(v[0], 0.0, 1); }, {randn({5, 5}, 141)}});
+  c.push_back({"causal_mask_offset", [](Tape&, Vars v) { return causal_mask(v[0], 0.0); }, {randn({2, 3, 5}, 142)}});
+  c.push_back({"cumsum", [](Tape&, Vars v) { return cumsum(v[0], 1); }, {randn({2, 4, 3}, 150)}});
+  c.push_back({"cumsum_reverse", [](Tape&, Vars v) { return cumsum(v[0], -1, true); }, {randn({2, 4, 3}, 151)}});
+  c.push_back({"depthwise_conv1d", [](Tape&, Vars v) { return depthwise_conv1d(v[0], v[1], v[2]); },
+               {randn({2, 6, 3}, 160), randn({3, 4}, 161), randn({3}, 162)}});
+  c.push_back({"depthwise_conv1d_no_bias", [](Tape&, Vars v) { return depthwise_conv1d(v[0], v[1], Var()); },
+               {randn({2, 6, 3}, 163), randn({3, 2}, 164)}});
+  for (ConvKernel k : {ConvKernel::direct, ConvKernel::fft}) {
+    const std::string name = k == ConvKernel::fft ? "long_conv_fft" : "long_conv_direct";
+    c.push_back({name, [k](Tape&, Vars v) { return long_conv(v[0], v[1], k); }, {randn({2, 7, 3}, 170), randn({7, 3}, 171)}});
+  }
+  return c;
+}
+
+}  // namespace mad::testing
