@@ -74,11 +74,13 @@ template <typename T>
 void load_padded(const Spectra<T>& s, const T* src, std::size_t L, std::size_t C, std::size_t W,
                  std::size_t N) {
   for (std::size_t t = 0; t < N; ++t) {
-    T* row = RealFftPlan<T>::sample_row(s.re, s.im, t, W);
+    T* __restrict row = RealFftPlan<T>::sample_row(s.re, s.im, t, W);
+    // Plain loops: W is a few dozen bytes, too short for std::copy's memmove call to pay off.
+    const T* __restrict in = src + t * C;
     if (t < L) {
-      std::copy(src + t * C, src + t * C + W, row);
+      for (std::size_t c = 0; c < W; ++c) row[c] = in[c];
     } else {
-      std::fill(row, row + W, T(0));
+      for (std::size_t c = 0; c < W; ++c) row[c] = T(0);
     }
   }
 }
@@ -154,8 +156,6 @@ void check_fft_args(const char* fn, const RealFftPlan<T>& plan, std::size_t B, s
 }
 
 }  // namespace
-
-std::size_t long_conv_fft_size(std::size_t L) { return std::max<std::size_t>(2, next_power_of_two(2 * L)); }
 
 template <typename T>
 std::size_t long_conv_fft_forward_scratch_size(std::size_t L, std::size_t C) {

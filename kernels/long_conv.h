@@ -21,7 +21,7 @@
 //           O(B*C*N*log N), vectorised over blocks of channels. Needs a RealFftPlan of size N and
 //           caller-provided scratch.
 // long_conv_forward / long_conv_backward dispatch between them through a LongConvPlan, which picks
-// direct below a measured crossover length (see bench/bench_long_conv.cpp) and fft from it on.
+// whichever a measured cost model predicts to be faster for L (long_conv_default_method below).
 //
 // Aliasing: outputs (y, dx, dh) must not overlap any input or each other. Scratch must not overlap
 // anything else. No function here allocates; all are single-threaded. T is float or double.
@@ -37,19 +37,32 @@ namespace mad::kernels {
 
 enum class LongConvMethod { direct, fft };
 
-// Measured crossover (bench/bench_long_conv.cpp, B=4, C=64, -O3 -march=x86-64-v3): the FFT form is
-// used for L >= this length. Forward plus backward were timed together, since training runs both.
-template <typename T>
-inline constexpr std::size_t long_conv_fft_min_length = 64;
-
-// The method a LongConvPlan picks for length L when not told.
-template <typename T>
-constexpr LongConvMethod long_conv_default_method(std::size_t L) {
-  return L >= long_conv_fft_min_length<T> ? LongConvMethod::fft : LongConvMethod::direct;
+// FFT size used for length L: next_power_of_two(2L), at least 2.
+constexpr std::size_t long_conv_fft_size(std::size_t L) {
+  return L <= 1 ? 2 : next_power_of_two(2 * L);
 }
 
-// FFT size used for length L: next_power_of_two(2L), at least 2.
-std::size_t long_conv_fft_size(std::size_t L);
+// Which form is faster, from a cost model fitted to bench/bench_long_conv.cpp (B=4, C=64, one thread,
+// -O3 -march=x86-64-v3, forward + backward timed together since training runs both). Per unit of B*C,
+//   direct costs about a * L^2/2   and   fft costs about b * N*log2(N),  N = long_conv_fft_size(L),
+// with b/a = 3.5 for float and 3 for double (float: a ~ 0.11-0.13, b ~ 0.35-0.44; double: a ~ 0.25-0.30,
+// b ~ 0.75-0.92 microseconds per 1000 units). The FFT cost jumps at each power of two, so the choice is
+// not one threshold:
+//   float:  fft for L in [120, 128] and L >= 180 (except L in [257, 267]); direct otherwise.
+//   double: fft for L in [111, 128] and L >= 167; direct otherwise.
+// Near the switch points the two forms are within ~15% of each other.
+template <typename T>
+inline constexpr double long_conv_fft_cost_ratio = sizeof(T) == 4 ? 3.5 : 3.0;
+
+template <typename T>
+constexpr LongConvMethod long_conv_default_method(std::size_t L) {
+  const std::size_t n = long_conv_fft_size(L);
+  std::size_t log2n = 0;
+  while ((std::size_t{1} << log2n) < n) ++log2n;
+  const double direct_cost = 0.5 * static_cast<double>(L) * static_cast<double>(L);
+  const double fft_cost = long_conv_fft_cost_ratio<T> * static_cast<double>(n * log2n);
+  return direct_cost > fft_cost ? LongConvMethod::fft : LongConvMethod::direct;
+}
 
 // The FFT form transforms a block of up to this many channels at once (one 64-byte row of T per time
 // step, so loads from x [B, L, C] are unit-stride and the butterflies vectorise across channels).

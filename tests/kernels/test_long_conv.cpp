@@ -176,10 +176,18 @@ TEST(LongConv, BackwardAccumulatesAndSkipsNullGradients) {
 }
 
 TEST(LongConv, DispatcherPicksByLengthAndDoesNotAllocate) {
-  const std::size_t crossover = long_conv_fft_min_length<float>;
-  EXPECT_EQ(LongConvPlan<float>(crossover - 1).method(), LongConvMethod::direct);
-  EXPECT_EQ(LongConvPlan<float>(crossover).method(), LongConvMethod::fft);
-  EXPECT_EQ(LongConvPlan<float>(crossover - 1).forward_scratch_size(64), 0u);
+  // The measured choice (long_conv.h): float fft for L in [120, 128], [180, 256] and L >= 268;
+  // double fft for L in [111, 128] and L >= 167.
+  for (const std::size_t L : {1, 16, 64, 119, 129, 179, 257, 267})
+    EXPECT_EQ(LongConvPlan<float>(L).method(), LongConvMethod::direct) << "float L=" << L;
+  for (const std::size_t L : {120, 128, 180, 256, 268, 1024, 4096})
+    EXPECT_EQ(LongConvPlan<float>(L).method(), LongConvMethod::fft) << "float L=" << L;
+  for (const std::size_t L : {1, 16, 64, 110, 129, 166})
+    EXPECT_EQ(LongConvPlan<double>(L).method(), LongConvMethod::direct) << "double L=" << L;
+  for (const std::size_t L : {111, 128, 167, 256, 1024, 4096})
+    EXPECT_EQ(LongConvPlan<double>(L).method(), LongConvMethod::fft) << "double L=" << L;
+  EXPECT_EQ(LongConvPlan<float>(64).forward_scratch_size(64), 0u);
+  EXPECT_EQ(LongConvPlan<float>(64).backward_scratch_size(64), 0u);
 
   for (const std::size_t L : {std::size_t{8}, std::size_t{256}}) {
     const Shape s{2, L, 4};
