@@ -30,7 +30,10 @@ struct Header {
 
 class HeaderParser {
  public:
-  HeaderParser(std::string_view text, const std::filesystem::path& path) : text_(text), path_(path) {}
+  HeaderParser(std::string_view text, const std::filesystem::path& path) : text_(text), path_(path) {
+    // numpy pads the header with spaces and ends it with a newline; neither belongs in messages.
+    while (!text_.empty() && (text_.back() == ' ' || text_.back() == '\n')) text_.remove_suffix(1);
+  }
 
   Header parse() {
     Header header;
