@@ -9,29 +9,29 @@
 #include <complex>
 #include <cstddef>
 #include <numbers>
+#include <vector>
 
 namespace mad::kernels::reference {
 
 // out[k] = sum_j in[j] * exp(-+2*pi*i*j*k/n), scaled by 1/n when inverse. O(n^2). in and out distinct.
-// The angle uses (j*k) mod n and long double so the reference is more accurate than any fast transform.
+// The n roots of unity are evaluated in long double and indexed by (j*k) mod n, and sums are kept in
+// long double, so the reference is more accurate than any fast transform it checks. Allocates.
 template <typename T>
 void dft(const std::complex<T>* in, std::complex<T>* out, std::size_t n, bool inverse) {
   const long double sign = inverse ? 1.0L : -1.0L;
+  std::vector<std::complex<long double>> root(n);
+  for (std::size_t m = 0; m < n; ++m) {
+    const long double angle =
+        sign * 2.0L * std::numbers::pi_v<long double> * static_cast<long double>(m) / static_cast<long double>(n);
+    root[m] = {std::cos(angle), std::sin(angle)};
+  }
   for (std::size_t k = 0; k < n; ++k) {
-    long double re = 0, im = 0;
+    std::complex<long double> sum = 0;
     for (std::size_t j = 0; j < n; ++j) {
-      const long double angle = sign * 2.0L * std::numbers::pi_v<long double> *
-                                static_cast<long double>((j * k) % n) / static_cast<long double>(n);
-      const long double c = std::cos(angle), s = std::sin(angle);
-      const long double a = in[j].real(), b = in[j].imag();
-      re += a * c - b * s;
-      im += a * s + b * c;
+      sum += std::complex<long double>(in[j].real(), in[j].imag()) * root[(j * k) % n];
     }
-    if (inverse) {
-      re /= static_cast<long double>(n);
-      im /= static_cast<long double>(n);
-    }
-    out[k] = {static_cast<T>(re), static_cast<T>(im)};
+    if (inverse) sum /= static_cast<long double>(n);
+    out[k] = {static_cast<T>(sum.real()), static_cast<T>(sum.imag())};
   }
 }
 
