@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "core/params.h"
 
 namespace mad::testing {
 
@@ -34,6 +35,13 @@ struct GradCheckResult {
 };
 
 GradCheckResult gradcheck(const GradFn& f, const std::vector<Tensor>& inputs, const GradCheckOptions& options = {});
+
+// Gradient check of a function of one input x and every parameter of a (float64, finalized) store, e.g. a
+// layer: the parameters are perturbed in place for the finite differences and their analytic gradients
+// are read from the store's gradient section (pre-filled, like the inputs').
+using ModuleFn = std::function<Var(Tape&, Var x)>;
+GradCheckResult gradcheck_module(const ModuleFn& f, const Tensor& x, ParamStore& params,
+                                 const GradCheckOptions& options = {});
 
 // The ops f records when run on `inputs` (used by the op-table coverage test).
 std::set<OpId> recorded_ops(const GradFn& f, const std::vector<Tensor>& inputs);

@@ -1,0 +1,42 @@
+// Architecture specs in the LFM2 `layer_types` style: a width and a list of layer entries, each a layer
+// name with optional overrides of its default configuration.
+//
+// From the command line: `--layers mh-attention swiglu mh-attention swiglu`. From YAML:
+//   dim: 128
+//   norm: rmsnorm              # the backbone's norm: rmsnorm (default) or layernorm
+//   layers: [ {type: mh-attention, n_heads: 8}, swiglu, mh-attention, swiglu ]
+// A resolved spec has every layer's full configuration; its canonical form (sorted-key JSON) and that
+// form's SHA-256 identify the architecture (the run identity of sweeps builds on it).
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "models/registry.h"
+
+namespace mad::models {
+
+struct LayerSpec {
+  std::string type;
+  config::Value config;  // resolved: the defaults with the overrides applied and dim set
+};
+
+struct ArchSpec {
+  int64_t dim = 128;
+  std::string norm = "rmsnorm";
+  std::vector<LayerSpec> layers;
+};
+
+ArchSpec arch_from_names(std::span<const std::string> names, int64_t dim, const LayerRegistry& registry = builtin_layers());
+// `dim_override` (> 0) replaces the file's dim (the command line's --dim).
+ArchSpec arch_from_config(const config::Value& spec, const LayerRegistry& registry = builtin_layers(),
+                          int64_t dim_override = 0);
+ArchSpec arch_from_file(const std::string& path, const LayerRegistry& registry = builtin_layers(), int64_t dim_override = 0);
+
+config::Value to_config(const ArchSpec& spec);
+std::string arch_hash(const ArchSpec& spec);
+// "mh-attention swiglu mh-attention swiglu"
+std::string arch_summary(const ArchSpec& spec);
+
+}  // namespace mad::models

@@ -1,0 +1,11 @@
+// The one list of built-in layers. Adding a layer: see docs/adding-a-layer.md.
+#include "models/registry.h"
+
+namespace mad::models {
+
+void register_builtin_layers(LayerRegistry& registry) {
+  register_mlp_layers(registry);        // mlp, swiglu
+  register_attention_layers(registry);  // attention, mh-attention, sliding-attention, mh-sliding-attention
+}
+
+}  // namespace mad::models

@@ -1,0 +1,93 @@
+// Softmax attention: attention, mh-attention, sliding-attention, mh-sliding-attention (the reference
+// wraps flash_attn's MHA): fused QKV projection with bias, rotary embeddings on the first rotary_emb_dim
+// channels of each head, causal (optionally windowed) attention through the fused `attention` op, and an
+// output projection with bias. Parameter names Wqkv.*, out_proj.* as in flash_attn.
+#include <cmath>
+
+#include "models/registry.h"
+
+namespace mad::models {
+namespace {
+
+struct AttentionShape {
+  int64_t dim, heads, head_dim, rotary_dim, window;
+};
+
+AttentionShape attention_shape(const config::Value& c, const BuildContext& ctx) {
+  AttentionShape a{};
+  a.dim = c.get<int64_t>("dim");
+  a.heads = c.get<int64_t>("n_heads");
+  MAD_CHECK(a.heads >= 1 && a.dim % a.heads == 0,
+            "{}: {} heads do not divide the width {}; choose a divisor of {}", c.at("n_heads").where(), a.heads,
+            a.dim, a.dim);
+  a.head_dim = a.dim / a.heads;
+  a.rotary_dim = c.get<int64_t>("rotary_emb_dim");
+  MAD_CHECK(a.rotary_dim >= 0 && a.rotary_dim <= a.head_dim && a.rotary_dim % 2 == 0,
+            "{}: {} must be even and at most the head dimension {} (0 turns rotary off)",
+            c.at("rotary_emb_dim").where(), a.rotary_dim, a.head_dim);
+  a.window = c.get<int64_t>("window_size");
+  MAD_CHECK(a.window >= -1, "{}: window_size must be -1 (no window) or >= 0, got {}", c.at("window_size").where(), a.window);
+  MAD_CHECK(a.window < ctx.seq_len,
+            "{}: window_size {} is not smaller than the sequence length {}; use window_size: -1 for full attention",
+            c.at("window_size").where(), a.window, ctx.seq_len);
+  return a;
+}
+
+class Attention : public Layer {
+ public:
+  Attention(const config::Value& c, const ParamScope& s, const BuildContext& ctx) : shape_(attention_shape(c, ctx)) {
+    causal_ = c.get<bool>("causal");
+    MAD_CHECK(causal_ || shape_.window < 0, "{}: a window needs causal: true", c.at("window_size").where());
+    base_ = c.get<double>("rotary_emb_base");
+    const config::Value& scale = c.at("softmax_scale");
+    scale_ = scale.is_null() ? 1.0 / std::sqrt(static_cast<double>(shape_.head_dim)) : scale.as_double();
+    wqkv_ = Linear(s.sub("Wqkv"), shape_.dim, 3 * shape_.dim, c.get<bool>("qkv_proj_bias"), ctx);
+    out_ = Linear(s.sub("out_proj"), shape_.dim, shape_.dim, c.get<bool>("out_proj_bias"), ctx);
+  }
+
+  // x [B, T, D] -> [B, T, D]
+  Var forward(Tape& tape, Var x) const override {
+    const int64_t B = x.dim(0), T = x.dim(1), H = shape_.heads, Dh = shape_.head_dim;
+    Var qkv = wqkv_(tape, x);  // [B, T, 3D], laid out (q | k | v), heads contiguous within each
+    Var parts[3];
+    const int64_t sizes[] = {shape_.dim, shape_.dim, shape_.dim};
+    split(qkv, -1, sizes, parts);
+    auto heads = [&](Var t) { return reshape(t, {B, T, H, Dh}); };  // a view
+    Var q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
+    if (shape_.rotary_dim > 0) {
+      q = rotary(q, base_, shape_.rotary_dim);
+      k = rotary(k, base_, shape_.rotary_dim);
+    }
+    Var o = attention(q, k, v, scale_, causal_, shape_.window);  // [B, T, H, Dh]
+    return out_(tape, reshape(o, {B, T, shape_.dim}));
+  }
+
+ private:
+  AttentionShape shape_;
+  bool causal_ = true;
+  double base_ = 10000.0, scale_ = 1.0;
+  Linear wqkv_, out_;
+};
+
+std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {
+  return std::make_unique<Attention>(c, s, ctx);
+}
+
+// Full attention keeps every key and value: 2 * L * D floats, growing with L. A window of W keeps the W
+// previous tokens and the current one: 2 * (W + 1) * D, fixed.
+StateSize state(const config::Value& c, const BuildContext& ctx) {
+  const AttentionShape a = attention_shape(c, ctx);
+  if (a.window >= 0) return {2 * (a.window + 1) * a.dim, true};
+  return {2 * ctx.seq_len * a.dim, false};
+}
+
+}  // namespace
+
+void register_attention_layers(LayerRegistry& r) {
+  r.add({"attention", "attention", true, "causal softmax attention, 1 head, rotary", &build, &state});
+  r.add({"mh-attention", "attention", true, "causal softmax attention, 16 heads of 8, rotary", &build, &state});
+  r.add({"sliding-attention", "attention", true, "sliding-window attention (32 + self), 1 head, rotary", &build, &state});
+  r.add({"mh-sliding-attention", "attention", true, "sliding-window attention (32 + self), 16 heads, rotary", &build, &state});
+}
+
+}  // namespace mad::models

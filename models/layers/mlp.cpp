@@ -1,0 +1,57 @@
+// Channel mixers: mlp and swiglu (the reference's Mlp and SwiGLU). No state between tokens.
+#include "models/registry.h"
+
+namespace mad::models {
+namespace {
+
+// y = W2 gelu_tanh(W1 x); parameter names fc.*, proj.* as in the reference.
+class Mlp : public Layer {
+ public:
+  Mlp(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {
+    const int64_t dim = c.get<int64_t>("dim");
+    const config::Value& inner_v = c.at("dim_inner");
+    const int64_t inner = inner_v.is_null() ? 4 * dim : inner_v.as_int();
+    MAD_CHECK(inner > 0, "{}: mlp dim_inner must be positive, got {}", inner_v.where(), inner);
+    const bool bias = c.get<bool>("bias");
+    fc_ = Linear(s.sub("fc"), dim, inner, bias, ctx);
+    proj_ = Linear(s.sub("proj"), inner, dim, bias, ctx);
+  }
+  Var forward(Tape& tape, Var x) const override { return proj_(tape, gelu_tanh(fc_(tape, x))); }
+
+ private:
+  Linear fc_, proj_;
+};
+
+// y = W3 (silu(W1 x) * W2 x); inner = multiple_of * ceil(int(2 * dim * 4 / 3) / multiple_of).
+class SwiGlu : public Layer {
+ public:
+  SwiGlu(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {
+    const int64_t dim = c.get<int64_t>("dim");
+    const int64_t multiple = c.get<int64_t>("multiple_of");
+    MAD_CHECK(multiple > 0, "{}: swiglu multiple_of must be positive", c.at("multiple_of").where());
+    const int64_t inner = multiple * ((2 * dim * 4 / 3 + multiple - 1) / multiple);
+    const bool bias = c.get<bool>("bias");
+    w1_ = Linear(s.sub("w1"), dim, inner, bias, ctx);
+    w2_ = Linear(s.sub("w2"), dim, inner, bias, ctx);
+    w3_ = Linear(s.sub("w3"), inner, dim, bias, ctx);
+  }
+  Var forward(Tape& tape, Var x) const override { return w3_(tape, silu(w1_(tape, x)) * w2_(tape, x)); }
+
+ private:
+  Linear w1_, w2_, w3_;
+};
+
+template <typename L>
+std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {
+  return std::make_unique<L>(c, s, ctx);
+}
+StateSize no_state(const config::Value&, const BuildContext&) { return {0, true}; }
+
+}  // namespace
+
+void register_mlp_layers(LayerRegistry& r) {
+  r.add({"mlp", "mlp", false, "two-layer perceptron with tanh-GELU: W2 gelu(W1 x)", &build<Mlp>, &no_state});
+  r.add({"swiglu", "mlp", false, "SwiGLU: W3 (silu(W1 x) * W2 x)", &build<SwiGlu>, &no_state});
+}
+
+}  // namespace mad::models

@@ -1,0 +1,65 @@
+// The layer registry: every layer type a model can name, with its default configuration, its family, and
+// its state-size formula (mad-protocol.md section 7).
+//
+// Registration is explicit: register_builtin_layers() (models/builtin_layers.cpp) is the one list of
+// built-in layers, and each layer file contributes a register_* function. Default configurations live in
+// configs/layers/<name>.yml (compiled into the binary), holding the reference values.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/layer.h"
+
+namespace mad::models {
+
+// Floats of state one sequence carries between tokens at inference. `fixed` is false when the state grows
+// with the sequence length (softmax attention's KV cache).
+struct StateSize {
+  int64_t floats = 0;
+  bool fixed = true;
+};
+
+struct LayerEntry {
+  std::string name;
+  std::string family;  // e.g. "attention", "mlp"
+  bool sequence_mixer = false;
+  std::string summary;
+  // Declares the layer's parameters under `scope` and returns it; `config` is resolved (every key set).
+  std::unique_ptr<Layer> (*build)(const config::Value& config, const ParamScope& scope, const BuildContext& ctx) = nullptr;
+  StateSize (*state)(const config::Value& config, const BuildContext& ctx) = nullptr;
+};
+
+class LayerRegistry {
+ public:
+  // Adds a layer; its default configuration is the embedded configs/layers/<name>.yml, which must exist.
+  void add(LayerEntry entry);
+
+  // Throws mad::Error listing the registered names when `name` is unknown.
+  const LayerEntry& find(std::string_view name) const;
+  bool contains(std::string_view name) const;
+  std::vector<std::string> names() const;
+  const config::Value& defaults(std::string_view name) const;
+
+  // The defaults of `name` overridden by the keys of `overrides` (a map, or null), with `dim` set to the
+  // model width. Unknown keys are errors that list the valid ones; a `dim` other than the model's is an error.
+  config::Value resolve(std::string_view name, const config::Value& overrides, int64_t dim) const;
+
+ private:
+  struct Registered {
+    LayerEntry entry;
+    config::Value defaults;
+  };
+  std::vector<Registered> layers_;
+};
+
+// The registry of every built-in layer (built on first use by register_builtin_layers).
+const LayerRegistry& builtin_layers();
+void register_builtin_layers(LayerRegistry& registry);
+
+// Per-family registration functions (one per models/layers/*.cpp file).
+void register_mlp_layers(LayerRegistry& registry);
+void register_attention_layers(LayerRegistry& registry);
+
+}  // namespace mad::models

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Quick start, step 2: install what is missing, build, and run the whole test suite.
+#   MAD_TEST_SANITIZE=1 also builds the debug preset with AddressSanitizer + UBSan and runs the fast and
+#   gradcheck tiers under it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+start=$SECONDS
+bash scripts/build.sh release
+echo "build: $((SECONDS - start)) s"
+ctest --preset release -j "$(nproc)"
+if [[ "${MAD_TEST_SANITIZE:-0}" == 1 ]]; then
+  bash scripts/build.sh debug
+  ctest --preset debug -j "$(nproc)" -L "fast|gradcheck"
+fi
+echo "tests: $((SECONDS - start)) s in all"

@@ -1,0 +1,147 @@
+// Every registered layer: float64 gradient check (input and every parameter), and the registry's
+// defaults, counts and state sizes against mad-protocol.md sections 6 and 7.
+#include <gtest/gtest.h>
+
+#include "config/yaml.h"
+#include "models/backbone.h"
+#include "tests/support/gradcheck.h"
+
+namespace mad::models {
+namespace {
+
+// A small version of each layer for the finite-difference check (width 16, 4 heads, window 2).
+config::Value small_overrides(const std::string& name) {
+  config::Value o = config::Value::map();
+  const config::Value& d = builtin_layers().defaults(name);
+  if (d.contains("n_heads")) o.set("n_heads", config::Value(d.get<int64_t>("n_heads") > 1 ? 4 : 1));
+  if (d.contains("rotary_emb_dim")) o.set("rotary_emb_dim", config::Value(d.get<int64_t>("n_heads") > 1 ? 4 : 16));
+  if (d.contains("window_size") && d.get<int64_t>("window_size") >= 0) o.set("window_size", config::Value(2));
+  if (d.contains("dim_inner")) o.set("dim_inner", config::Value(24));
+  return o;
+}
+
+class LayerGradient : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LayerGradient, MatchesFiniteDifferences) {
+  const std::string name = GetParam();
+  constexpr int64_t D = 16, T = 6;
+  const LayerRegistry& registry = builtin_layers();
+  const config::Value cfg = registry.resolve(name, small_overrides(name), D);
+  ParamStore params(DType::F64);
+  const BuildContext ctx{D, T, LinearInit::pytorch_default};
+  auto layer = registry.find(name).build(cfg, ParamScope(params), ctx);
+  params.finalize(3);
+  // Biases start at 0 in the model; give them values so their gradients are exercised away from 0 too.
+  Rng rng(9);
+  for (const auto& e : params.entries())
+    if (e.name.find("bias") != std::string::npos) initialize(e.value, Init::normal(0, 0.1), rng);
+  const auto r = testing::gradcheck_module([&](Tape& tape, Var x) { return layer->forward(tape, x); },
+                                           testing::randn({2, T, D}, 5), params);
+  EXPECT_TRUE(r.ok) << name << ": max error " << r.max_abs_error << "\n" << r.report;
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, LayerGradient, ::testing::ValuesIn(builtin_layers().names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string s = info.param;
+                           for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return s;
+                         });
+
+// Parameter counts at D = 128 (mad-protocol.md section 7) and state sizes.
+TEST(Registry, ReferenceCountsAndStates) {
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{"attention", "swiglu", "mh-attention", "mlp",
+                                                                 "sliding-attention", "mh-sliding-attention"},
+                                        128);
+  Model model(spec, BackboneKind::language_model, 16, 127);
+  EXPECT_EQ(model.layer_params(0), 66048);
+  EXPECT_EQ(model.layer_params(1), 135168);
+  EXPECT_EQ(model.layer_params(2), 66048);
+  EXPECT_EQ(model.layer_params(3), 131072);
+  EXPECT_EQ(model.layer_state(0).floats, 2 * 127 * 128);
+  EXPECT_FALSE(model.layer_state(0).fixed);
+  EXPECT_EQ(model.layer_state(1).floats, 0);
+  EXPECT_EQ(model.layer_state(4).floats, 8448);
+  EXPECT_TRUE(model.layer_state(4).fixed);
+  EXPECT_EQ(model.layer_state(5).floats, 8448);
+}
+
+TEST(Registry, UnknownNamesAndKeysListTheValidOnes) {
+  try {
+    arch_from_names(std::vector<std::string>{"mh-atention"}, 128);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mh-attention"), std::string::npos) << e.what();
+  }
+  config::Value o = config::Value::map();
+  o.set("n_head", config::Value(8));
+  try {
+    builtin_layers().resolve("mh-attention", o, 128);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("n_heads"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Registry, BadSettingsAreOneLineErrors) {
+  auto build = [](const char* yaml_layers, int64_t seq_len) {
+    const ArchSpec spec = arch_from_config(config::load_string(yaml_layers));
+    Model m(spec, BackboneKind::language_model, 16, seq_len);
+  };
+  EXPECT_THROW(build("layers: [{type: mh-attention, n_heads: 7}]", 128), Error);      // 128 % 7 != 0
+  EXPECT_THROW(build("layers: [{type: sliding-attention, window_size: 200}]", 128), Error);  // window > L
+  EXPECT_THROW(build("layers: []", 128), Error);
+  EXPECT_THROW(build("layers: [{type: swiglu, dim: 64}]", 128), Error);  // layer dim != model dim
+  EXPECT_THROW(build("dim: 128\nlayerz: [swiglu]", 128), Error);
+}
+
+TEST(ArchSpec, CanonicalFormAndHash) {
+  const ArchSpec a = arch_from_config(config::load_string("layers: [{type: mh-attention, n_heads: 8}, swiglu]\ndim: 128"));
+  const ArchSpec b = arch_from_config(config::load_string("dim: 128\nlayers: [{n_heads: 8, type: mh-attention}, {type: swiglu}]"));
+  const ArchSpec c = arch_from_names(std::vector<std::string>{"mh-attention", "swiglu"}, 128);
+  EXPECT_EQ(arch_hash(a), arch_hash(b));
+  EXPECT_NE(arch_hash(a), arch_hash(c));  // 8 heads vs the default 16
+  EXPECT_EQ(a.layers[0].config.get<int64_t>("n_heads"), 8);
+  EXPECT_EQ(arch_summary(a), "mh-attention swiglu");
+  EXPECT_EQ(arch_hash(a).size(), 64u);
+}
+
+TEST(Backbone, ShapesNamesAndDeterministicInit) {
+  const ArchSpec spec = arch_from_config(config::load_string("dim: 32\nlayers: [{type: mh-attention, n_heads: 4}, swiglu]"));
+  Tensor tokens = Tensor::from<int32_t>({2, 5}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  for (BackboneKind kind : {BackboneKind::language_model, BackboneKind::autoencoder}) {
+    Model a(spec, kind, 10, 5), b(spec, kind, 10, 5);
+    a.initialize(7);
+    b.initialize(7);
+    EXPECT_EQ(a.params().values().to_vector<float>(), b.params().values().to_vector<float>());
+    Tape tape;
+    Var logits = a.logits(tape, tokens);
+    EXPECT_EQ(logits.shape(), (Shape{2, 5, 10}));
+  }
+  Model lm(spec, BackboneKind::language_model, 10, 5);
+  EXPECT_GE(lm.params().find("model.0.layer.Wqkv.weight"), 0);
+  EXPECT_GE(lm.params().find("unembed.lm_head.bias"), 0);
+  Model ae(spec, BackboneKind::autoencoder, 10, 5);
+  EXPECT_GE(ae.params().find("encoder.1.1.w3.weight"), 0);
+  EXPECT_GE(ae.params().find("decoder.4.weight"), 0);
+}
+
+// The language model is causal: changing a later token never changes earlier logits.
+TEST(Backbone, LanguageModelIsCausal) {
+  const ArchSpec spec = arch_from_config(config::load_string(
+      "dim: 32\nlayers: [{type: mh-attention, n_heads: 4}, swiglu, {type: sliding-attention, window_size: 3, rotary_emb_dim: 32}, mlp]"));
+  Model m(spec, BackboneKind::language_model, 10, 8);
+  m.initialize(1);
+  Tensor a = Tensor::from<int32_t>({1, 8}, {1, 2, 3, 4, 5, 6, 7, 8});
+  Tensor b = a.clone();
+  b.data<int32_t>()[6] = 0;
+  Tape t1, t2;
+  const Tensor& la = m.logits(t1, a).value();
+  const Tensor& lb = m.logits(t2, b).value();
+  for (int64_t i = 0; i < 6 * 10; ++i) EXPECT_EQ(la.item(i), lb.item(i));
+  bool changed = false;
+  for (int64_t i = 6 * 10; i < 8 * 10; ++i) changed |= la.item(i) != lb.item(i);
+  EXPECT_TRUE(changed);
+}
+
+}  // namespace
+}  // namespace mad::models

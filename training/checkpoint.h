@@ -1,0 +1,34 @@
+// Checkpoints: a versioned file holding a model's named parameters, the optimizer's moments and the
+// trainer's state, so that a run can be resumed exactly where it stopped.
+//
+// Layout: the 8 bytes "MADCKPT\n", a little-endian uint64 header length, the header (canonical JSON: format
+// version, dtype, the name/shape/offset table, trainer state, epoch history, and the caller's metadata such
+// as the architecture and task), then the raw parameter block sections: values, moment1, moment2 and, when
+// present, the best epoch's values. Files are written to a temporary name and renamed, so a crash never
+// leaves a half-written checkpoint.
+#pragma once
+
+#include <string>
+
+#include "config/value.h"
+#include "training/trainer.h"
+
+namespace mad {
+
+inline constexpr int kCheckpointVersion = 1;
+
+void save_checkpoint(const std::string& path, ParamStore& params, const TrainState& state, const config::Value& meta);
+
+struct LoadedCheckpoint {
+  TrainState state;
+  config::Value meta;
+};
+
+// Restores values and moments into `params` (names, shapes and dtype must match: the first mismatch is
+// named in the error) and returns the trainer state and metadata.
+LoadedCheckpoint load_checkpoint(const std::string& path, ParamStore& params);
+
+// Only the metadata (to rebuild the model before loading the parameters).
+config::Value read_checkpoint_meta(const std::string& path);
+
+}  // namespace mad

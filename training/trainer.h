@@ -1,0 +1,93 @@
+// The MAD training loop with the reference's semantics (mad-protocol.md sections 3 and 4):
+// AdamW on every parameter, batch 128, train order reshuffled every epoch from the seed, cosine learning
+// rate stepped per epoch, the test set evaluated after every epoch, early stop once test MAD accuracy
+// exceeds 0.999, and the reported metrics taken from the epoch with the lowest test perplexity (train
+// metrics re-evaluated on the whole train set with that epoch's weights, as the reference does when it
+// reloads its best checkpoint). A loss that becomes NaN or Inf stops the run at once: status "diverged".
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/module.h"
+#include "training/adamw.h"
+#include "training/metrics.h"
+
+namespace mad {
+
+struct TrainConfig {
+  int64_t epochs = 200;
+  int64_t batch_size = 128;
+  double lr = 5e-4;
+  double min_lr = 1e-6;
+  double weight_decay = 0.0;
+  uint64_t seed = 12345;        // shuffling (the model's initialisation is seeded by its caller)
+  double stop_accuracy = 0.999;  // early stop when test MAD accuracy exceeds this
+};
+
+// Token matrices [N, L] int32; targets use -100 for positions without loss.
+struct TrainData {
+  Tensor train_inputs, train_targets, test_inputs, test_targets;
+};
+
+struct EpochResult {
+  int64_t epoch = 0;  // 1-based
+  double lr = 0;
+  SplitMetrics train;  // running means over the epoch's training steps
+  SplitMetrics test;
+  double seconds = 0;  // wall time of the epoch, evaluation included
+};
+
+struct TrainResult {
+  std::string status = "completed";  // completed | diverged
+  std::vector<EpochResult> epochs;
+  int64_t best_epoch = 0;  // 1-based; 0 if no epoch finished
+  SplitMetrics train;      // whole train set, best epoch's weights
+  SplitMetrics test;       // test set, best epoch
+  double seconds = 0;
+  std::string message;     // why a run diverged
+};
+
+// What a running training reports (progress lines, checkpoints).
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_step(int64_t /*epoch*/, int64_t /*step*/, int64_t /*steps_per_epoch*/, double /*loss*/, double /*lr*/) {}
+  virtual void on_epoch(const EpochResult& /*epoch*/, const TrainResult& /*so_far*/) {}
+};
+
+// State that lets a run continue where it stopped (see training/checkpoint.h).
+struct TrainState {
+  int64_t epochs_done = 0;
+  int64_t optimizer_steps = 0;
+  std::vector<EpochResult> history;
+  Tensor best_values;  // parameter values of the best epoch so far (undefined before the first epoch)
+};
+
+class Trainer {
+ public:
+  Trainer(Module& model, const TrainData& data, const TrainConfig& config);
+
+  // Continues from `state` (a fresh one starts at epoch 1). The model's parameters and the optimizer's
+  // moments must already hold the state's values.
+  TrainResult run(TrainObserver* observer = nullptr);
+  // Evaluates the model on inputs/targets without recording gradients.
+  SplitMetrics evaluate(const Tensor& inputs, const Tensor& targets);
+
+  TrainState& state() { return state_; }
+  AdamW& optimizer() { return optimizer_; }
+
+ private:
+  void check_data() const;
+
+  Module& model_;
+  const TrainData& data_;
+  TrainConfig config_;
+  AdamW optimizer_;
+  TrainState state_;
+  Tape tape_;
+  std::vector<int64_t> counters_;
+};
+
+}  // namespace mad
