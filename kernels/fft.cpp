@@ -78,9 +78,10 @@ void first_stage(T* re, T* im, Width W, std::size_t stride, std::size_t n) {
   }
 }
 
-// Row k = M/2 is its own partner (k == M-k). There W^k = -i, and both split() and unsplit() reduce to
-// complex conjugation, X[M/2] = conj(Z[M/2]) and back; computing it apart keeps the pair loops free of
-// aliasing rows. Nothing to do when M = 1 (the row would be row 0, handled with X[0] and X[M]).
+// Row k = M/2 is its own partner (k == M-k). Its split twiddle is exp(-i*pi/2) = -i, and both split()
+// and unsplit() reduce to complex conjugation, X[M/2] = conj(Z[M/2]) and back; doing it apart keeps the
+// pair loops free of aliasing rows. Nothing to do when M = 1 (the row would be row 0, handled with X[0]
+// and X[M]).
 template <typename T>
 void conjugate_middle_row(T* im, std::size_t W, std::size_t stride, std::size_t m) {
   if (m < 2) return;

@@ -61,11 +61,13 @@ struct Spectra {
   T* im;
 };
 
-// Carves `count` batch buffers for W channels out of scratch.
+// Carves Count batch buffers of `rows` rows for W channels out of scratch.
 template <typename T, std::size_t Count>
 std::array<Spectra<T>, Count> carve(T* scratch, std::size_t rows, std::size_t W) {
   std::array<Spectra<T>, Count> out;
-  for (std::size_t i = 0; i < Count; ++i) out[i] = {scratch + 2 * i * rows * W, scratch + (2 * i + 1) * rows * W};
+  for (std::size_t i = 0; i < Count; ++i) {
+    out[i] = {scratch + 2 * i * rows * W, scratch + (2 * i + 1) * rows * W};
+  }
   return out;
 }
 
@@ -76,8 +78,8 @@ void load_padded(const Spectra<T>& s, const T* src, std::size_t L, std::size_t C
   for (std::size_t t = 0; t < N; ++t) {
     T* __restrict row = RealFftPlan<T>::sample_row(s.re, s.im, t, W);
     // Plain loops: W is a few dozen bytes, too short for std::copy's memmove call to pay off.
-    const T* __restrict in = src + t * C;
     if (t < L) {
+      const T* __restrict in = src + t * C;
       for (std::size_t c = 0; c < W; ++c) row[c] = in[c];
     } else {
       for (std::size_t c = 0; c < W; ++c) row[c] = T(0);
@@ -183,7 +185,8 @@ void long_conv_direct_forward(const T* x, const T* h, T* y, std::size_t B, std::
   }
 }
 
-// dx[b,s,:] += sum_{k=0..L-1-s} h[k,:] * dy[b,s+k,:];  dh[k,:] += sum_b sum_{s=0..L-1-k} dy[b,s+k,:] * x[b,s,:]
+// dx[b,s,:] += sum_{k=0..L-1-s} h[k,:] * dy[b,s+k,:]
+// dh[k,:]   += sum_b sum_{s=0..L-1-k} dy[b,s+k,:] * x[b,s,:]
 template <typename T>
 void long_conv_direct_backward(const T* x, const T* h, const T* dy, T* dx, T* dh, std::size_t B,
                                std::size_t L, std::size_t C) {

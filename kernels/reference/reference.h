@@ -21,8 +21,8 @@ void dft(const std::complex<T>* in, std::complex<T>* out, std::size_t n, bool in
   const long double sign = inverse ? 1.0L : -1.0L;
   std::vector<std::complex<long double>> root(n);
   for (std::size_t m = 0; m < n; ++m) {
-    const long double angle =
-        sign * 2.0L * std::numbers::pi_v<long double> * static_cast<long double>(m) / static_cast<long double>(n);
+    const long double angle = sign * 2.0L * std::numbers::pi_v<long double> *
+                              static_cast<long double>(m) / static_cast<long double>(n);
     root[m] = {std::cos(angle), std::sin(angle)};
   }
   for (std::size_t k = 0; k < n; ++k) {
@@ -102,7 +102,8 @@ void depthwise_conv_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, 
         for (std::size_t t = 0; t < L; ++t)
           for (std::size_t j = 0; j < K; ++j) {
             const long s = static_cast<long>(t) - static_cast<long>(K) + 1 + static_cast<long>(j);
-            if (s >= 0) dw[c * K + j] += dy[(b * L + t) * C + c] * x[(b * L + static_cast<std::size_t>(s)) * C + c];
+            if (s >= 0)
+              dw[c * K + j] += dy[(b * L + t) * C + c] * x[(b * L + static_cast<std::size_t>(s)) * C + c];
           }
       if (db != nullptr)
         for (std::size_t t = 0; t < L; ++t) db[c] += dy[(b * L + t) * C + c];

@@ -104,7 +104,8 @@ TEST(DepthwiseConv, BackwardMatchesFiniteDifferences) {
                             s.C, s.K, scratch.data());
     EXPECT_LE(relative_max_error(dx, testing::finite_difference_gradient(in.x, loss)), 1e-8) << describe(s);
     EXPECT_LE(relative_max_error(dw, testing::finite_difference_gradient(in.w, loss)), 1e-8) << describe(s);
-    EXPECT_LE(relative_max_error(db, testing::finite_difference_gradient(in.bias, loss)), 1e-8) << describe(s);
+    EXPECT_LE(relative_max_error(db, testing::finite_difference_gradient(in.bias, loss)), 1e-8)
+        << describe(s);
   }
 }
 
