@@ -51,7 +51,8 @@ void bench(const char* type_name, double min_seconds) {
               "fwd+bwd", "fft fwd", "bwd", "fwd+bwd", "ratio", "faster", "dispatcher");
   std::mt19937_64 rng(1);
   std::uniform_real_distribution<double> dist(-1, 1);
-  const std::size_t lengths[] = {16, 24, 32, 48, 64, 96, 112, 120, 128, 160, 176, 192, 224, 256, 384, 512, 768, 1024};
+  const std::size_t lengths[] = {16,  24,  32,  48,  64,  96,  112, 120, 128,
+                                 160, 176, 192, 224, 256, 384, 512, 768, 1024};
   for (const std::size_t L : lengths) {
     std::vector<T> x(B * L * C), h(L * C), dy(B * L * C), y(B * L * C), dx(B * L * C), dh(L * C);
     for (auto* v : {&x, &h, &dy})

@@ -15,7 +15,8 @@ namespace mad::kernels::detail {
 
 // MAD_KERNEL_CHECK(cond, message): throws std::invalid_argument(message) when cond is false. The message
 // expression is evaluated only on failure.
-#define MAD_KERNEL_CHECK(cond, message)                                     \
-  do {                                                                      \
-    if (!(cond)) [[unlikely]] ::mad::kernels::detail::fail(message);        \
+#define MAD_KERNEL_CHECK(cond, message)      \
+  do {                                       \
+    if (!(cond)) [[unlikely]]                \
+      ::mad::kernels::detail::fail(message); \
   } while (0)

@@ -28,8 +28,8 @@ std::size_t depthwise_conv_forward_scratch_size(std::size_t C, std::size_t K) { 
 std::size_t depthwise_conv_backward_scratch_size(std::size_t C, std::size_t K) { return 2 * K * C; }
 
 template <typename T>
-void depthwise_conv_forward(const T* x, const T* w, const T* bias, T* y, std::size_t B, std::size_t L,
-                            std::size_t C, std::size_t K, T* scratch) {
+void depthwise_conv_forward(const T* x, const T* w, const std::type_identity_t<T>* bias, T* y, std::size_t B,
+                            std::size_t L, std::size_t C, std::size_t K, std::type_identity_t<T>* scratch) {
   MAD_KERNEL_CHECK(scratch != nullptr || K * C == 0,
                    "depthwise_conv_forward: scratch is null (" + shape_text(B, L, C, K) +
                        "); pass depthwise_conv_forward_scratch_size(C, K) elements");
@@ -56,8 +56,10 @@ void depthwise_conv_forward(const T* x, const T* w, const T* bias, T* y, std::si
 }
 
 template <typename T>
-void depthwise_conv_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, std::size_t B,
-                             std::size_t L, std::size_t C, std::size_t K, T* scratch) {
+void depthwise_conv_backward(const std::type_identity_t<T>* x, const std::type_identity_t<T>* w, const T* dy,
+                             std::type_identity_t<T>* dx, std::type_identity_t<T>* dw,
+                             std::type_identity_t<T>* db, std::size_t B, std::size_t L, std::size_t C,
+                             std::size_t K, std::type_identity_t<T>* scratch) {
   MAD_KERNEL_CHECK(scratch != nullptr || K * C == 0 || (dx == nullptr && dw == nullptr),
                    "depthwise_conv_backward: scratch is null (" + shape_text(B, L, C, K) +
                        "); pass depthwise_conv_backward_scratch_size(C, K) elements");
@@ -116,9 +118,8 @@ template void depthwise_conv_forward<float>(const float*, const float*, const fl
                                             std::size_t, std::size_t, std::size_t, float*);
 template void depthwise_conv_forward<double>(const double*, const double*, const double*, double*,
                                              std::size_t, std::size_t, std::size_t, std::size_t, double*);
-template void depthwise_conv_backward<float>(const float*, const float*, const float*, float*, float*,
-                                             float*, std::size_t, std::size_t, std::size_t, std::size_t,
-                                             float*);
+template void depthwise_conv_backward<float>(const float*, const float*, const float*, float*, float*, float*,
+                                             std::size_t, std::size_t, std::size_t, std::size_t, float*);
 template void depthwise_conv_backward<double>(const double*, const double*, const double*, double*, double*,
                                               double*, std::size_t, std::size_t, std::size_t, std::size_t,
                                               double*);

@@ -19,9 +19,13 @@
 // w into a [K, C] scratch (and accumulate dw in a [K, C] scratch) to keep the inner loop unit-stride.
 // Aliasing: outputs must not overlap inputs, each other or the scratch. No allocation, single-threaded.
 // T is float or double. Preconditions throw std::invalid_argument naming the function.
+// Pointers that may be null are declared std::type_identity_t<T>* so that a literal nullptr can be
+// passed (likewise scratch): T is deduced from the pointers that are never null (x, w, y forward; dy
+// backward).
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 namespace mad::kernels {
 
@@ -31,12 +35,14 @@ std::size_t depthwise_conv_backward_scratch_size(std::size_t C, std::size_t K);
 
 // y [B, L, C] = causal depthwise conv of x with w [C, K] plus bias [C] (nullable). Overwrites y.
 template <typename T>
-void depthwise_conv_forward(const T* x, const T* w, const T* bias, T* y, std::size_t B, std::size_t L,
-                            std::size_t C, std::size_t K, T* scratch);
+void depthwise_conv_forward(const T* x, const T* w, const std::type_identity_t<T>* bias, T* y, std::size_t B,
+                            std::size_t L, std::size_t C, std::size_t K, std::type_identity_t<T>* scratch);
 
 // dx [B, L, C] +=, dw [C, K] +=, db [C] += (each nullable); see the top of this file.
 template <typename T>
-void depthwise_conv_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, std::size_t B,
-                             std::size_t L, std::size_t C, std::size_t K, T* scratch);
+void depthwise_conv_backward(const std::type_identity_t<T>* x, const std::type_identity_t<T>* w, const T* dy,
+                             std::type_identity_t<T>* dx, std::type_identity_t<T>* dw,
+                             std::type_identity_t<T>* db, std::size_t B, std::size_t L, std::size_t C,
+                             std::size_t K, std::type_identity_t<T>* scratch);
 
 }  // namespace mad::kernels

@@ -147,9 +147,9 @@ void transform_rows(T* re, T* im, Width W, std::size_t stride, bool inverse, std
 
 template <typename T>
 FftPlan<T>::FftPlan(std::size_t n) : n_(n) {
-  MAD_KERNEL_CHECK(is_power_of_two(n),
-                   "FftPlan: size N=" + std::to_string(n) + " is not a power of two (radix-2 plans only; "
-                   "zero-pad the signal to next_power_of_two(N))");
+  MAD_KERNEL_CHECK(is_power_of_two(n), "FftPlan: size N=" + std::to_string(n) +
+                                           " is not a power of two (radix-2 plans only; "
+                                           "zero-pad the signal to next_power_of_two(N))");
   unsigned bits = 0;
   while ((std::size_t{1} << bits) < n) ++bits;
   for (std::size_t i = 0; i < n; ++i) {

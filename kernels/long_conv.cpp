@@ -145,12 +145,11 @@ std::size_t batch_elems(std::size_t L, std::size_t C) {
 }
 
 template <typename T>
-void check_fft_args(const char* fn, const RealFftPlan<T>& plan, std::size_t B, std::size_t L,
-                    std::size_t C, const T* scratch) {
+void check_fft_args(const char* fn, const RealFftPlan<T>& plan, std::size_t B, std::size_t L, std::size_t C,
+                    const T* scratch) {
   MAD_KERNEL_CHECK(plan.size() == long_conv_fft_size(L),
                    std::string(fn) + ": plan size N=" + std::to_string(plan.size()) +
-                       " but L=" + std::to_string(L) + " needs N=" +
-                       std::to_string(long_conv_fft_size(L)) +
+                       " but L=" + std::to_string(L) + " needs N=" + std::to_string(long_conv_fft_size(L)) +
                        " (build the plan with RealFftPlan(long_conv_fft_size(L)))");
   MAD_KERNEL_CHECK(scratch != nullptr || B * L * C == 0,
                    std::string(fn) + ": scratch is null (" + shape_text(B, L, C) +
@@ -173,8 +172,7 @@ std::size_t long_conv_fft_backward_scratch_size(std::size_t L, std::size_t C) {
 
 // y[b,t,:] = sum_{k=0..t} h[k,:] * x[b,t-k,:]
 template <typename T>
-void long_conv_direct_forward(const T* x, const T* h, T* y, std::size_t B, std::size_t L,
-                              std::size_t C) {
+void long_conv_direct_forward(const T* x, const T* h, T* y, std::size_t B, std::size_t L, std::size_t C) {
   const auto stride = static_cast<std::ptrdiff_t>(C);
   for (std::size_t b = 0; b < B; ++b) {
     for (std::size_t t = 0; t < L; ++t) {
@@ -188,8 +186,9 @@ void long_conv_direct_forward(const T* x, const T* h, T* y, std::size_t B, std::
 // dx[b,s,:] += sum_{k=0..L-1-s} h[k,:] * dy[b,s+k,:]
 // dh[k,:]   += sum_b sum_{s=0..L-1-k} dy[b,s+k,:] * x[b,s,:]
 template <typename T>
-void long_conv_direct_backward(const T* x, const T* h, const T* dy, T* dx, T* dh, std::size_t B,
-                               std::size_t L, std::size_t C) {
+void long_conv_direct_backward(const std::type_identity_t<T>* x, const std::type_identity_t<T>* h,
+                               const T* dy, std::type_identity_t<T>* dx, std::type_identity_t<T>* dh,
+                               std::size_t B, std::size_t L, std::size_t C) {
   MAD_KERNEL_CHECK(dx == nullptr || h != nullptr || B * L * C == 0,
                    "long_conv_direct_backward: dx requested but h is null (" + shape_text(B, L, C) + ")");
   MAD_KERNEL_CHECK(dh == nullptr || x != nullptr || B * L * C == 0,
@@ -218,7 +217,7 @@ void long_conv_direct_backward(const T* x, const T* h, const T* dy, T* dx, T* dh
 
 template <typename T>
 void long_conv_fft_forward(const RealFftPlan<T>& plan, const T* x, const T* h, T* y, std::size_t B,
-                           std::size_t L, std::size_t C, T* scratch) {
+                           std::size_t L, std::size_t C, std::type_identity_t<T>* scratch) {
   check_fft_args("long_conv_fft_forward", plan, B, L, C, scratch);
   if (B * L * C == 0) return;
   const std::size_t N = plan.size();
@@ -242,8 +241,10 @@ void long_conv_fft_forward(const RealFftPlan<T>& plan, const T* x, const T* h, T
 // dh = IFFT(sum_b conj(X_b) * DY_b) on k < L: the batch sum happens in frequency space, so dh costs one
 // inverse transform per channel block.
 template <typename T>
-void long_conv_fft_backward(const RealFftPlan<T>& plan, const T* x, const T* h, const T* dy, T* dx,
-                            T* dh, std::size_t B, std::size_t L, std::size_t C, T* scratch) {
+void long_conv_fft_backward(const RealFftPlan<T>& plan, const std::type_identity_t<T>* x,
+                            const std::type_identity_t<T>* h, const T* dy, std::type_identity_t<T>* dx,
+                            std::type_identity_t<T>* dh, std::size_t B, std::size_t L, std::size_t C,
+                            std::type_identity_t<T>* scratch) {
   check_fft_args("long_conv_fft_backward", plan, B, L, C, scratch);
   MAD_KERNEL_CHECK(dx == nullptr || h != nullptr || B * L * C == 0,
                    "long_conv_fft_backward: dx requested but h is null (" + shape_text(B, L, C) + ")");
@@ -306,10 +307,10 @@ std::size_t LongConvPlan<T>::backward_scratch_size(std::size_t C) const {
 
 template <typename T>
 void long_conv_forward(const LongConvPlan<T>& plan, const T* x, const T* h, T* y, std::size_t B,
-                       std::size_t L, std::size_t C, T* scratch) {
-  MAD_KERNEL_CHECK(plan.length() == L, "long_conv_forward: plan built for L=" +
-                                           std::to_string(plan.length()) + " but called with " +
-                                           shape_text(B, L, C) + " (build one LongConvPlan per length)");
+                       std::size_t L, std::size_t C, std::type_identity_t<T>* scratch) {
+  MAD_KERNEL_CHECK(plan.length() == L,
+                   "long_conv_forward: plan built for L=" + std::to_string(plan.length()) +
+                       " but called with " + shape_text(B, L, C) + " (build one LongConvPlan per length)");
   if (plan.method() == LongConvMethod::fft) {
     long_conv_fft_forward(plan.fft_plan(), x, h, y, B, L, C, scratch);
   } else {
@@ -318,11 +319,13 @@ void long_conv_forward(const LongConvPlan<T>& plan, const T* x, const T* h, T* y
 }
 
 template <typename T>
-void long_conv_backward(const LongConvPlan<T>& plan, const T* x, const T* h, const T* dy, T* dx, T* dh,
-                        std::size_t B, std::size_t L, std::size_t C, T* scratch) {
-  MAD_KERNEL_CHECK(plan.length() == L, "long_conv_backward: plan built for L=" +
-                                           std::to_string(plan.length()) + " but called with " +
-                                           shape_text(B, L, C) + " (build one LongConvPlan per length)");
+void long_conv_backward(const LongConvPlan<T>& plan, const std::type_identity_t<T>* x,
+                        const std::type_identity_t<T>* h, const T* dy, std::type_identity_t<T>* dx,
+                        std::type_identity_t<T>* dh, std::size_t B, std::size_t L, std::size_t C,
+                        std::type_identity_t<T>* scratch) {
+  MAD_KERNEL_CHECK(plan.length() == L,
+                   "long_conv_backward: plan built for L=" + std::to_string(plan.length()) +
+                       " but called with " + shape_text(B, L, C) + " (build one LongConvPlan per length)");
   if (plan.method() == LongConvMethod::fft) {
     long_conv_fft_backward(plan.fft_plan(), x, h, dy, dx, dh, B, L, C, scratch);
   } else {
@@ -332,21 +335,20 @@ void long_conv_backward(const LongConvPlan<T>& plan, const T* x, const T* h, con
 
 // ---- explicit instantiations -----------------------------------------------------------------------
 
-#define MAD_INSTANTIATE_LONG_CONV(T)                                                                  \
-  template std::size_t long_conv_fft_forward_scratch_size<T>(std::size_t, std::size_t);               \
-  template std::size_t long_conv_fft_backward_scratch_size<T>(std::size_t, std::size_t);              \
-  template void long_conv_direct_forward<T>(const T*, const T*, T*, std::size_t, std::size_t,         \
-                                            std::size_t);                                             \
-  template void long_conv_direct_backward<T>(const T*, const T*, const T*, T*, T*, std::size_t,       \
-                                             std::size_t, std::size_t);                               \
-  template void long_conv_fft_forward<T>(const RealFftPlan<T>&, const T*, const T*, T*, std::size_t,  \
-                                         std::size_t, std::size_t, T*);                               \
-  template void long_conv_fft_backward<T>(const RealFftPlan<T>&, const T*, const T*, const T*, T*, T*, \
-                                          std::size_t, std::size_t, std::size_t, T*);                 \
-  template class LongConvPlan<T>;                                                                     \
-  template void long_conv_forward<T>(const LongConvPlan<T>&, const T*, const T*, T*, std::size_t,     \
-                                     std::size_t, std::size_t, T*);                                   \
-  template void long_conv_backward<T>(const LongConvPlan<T>&, const T*, const T*, const T*, T*, T*,   \
+#define MAD_INSTANTIATE_LONG_CONV(T)                                                                         \
+  template std::size_t long_conv_fft_forward_scratch_size<T>(std::size_t, std::size_t);                      \
+  template std::size_t long_conv_fft_backward_scratch_size<T>(std::size_t, std::size_t);                     \
+  template void long_conv_direct_forward<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t);  \
+  template void long_conv_direct_backward<T>(const T*, const T*, const T*, T*, T*, std::size_t, std::size_t, \
+                                             std::size_t);                                                   \
+  template void long_conv_fft_forward<T>(const RealFftPlan<T>&, const T*, const T*, T*, std::size_t,         \
+                                         std::size_t, std::size_t, T*);                                      \
+  template void long_conv_fft_backward<T>(const RealFftPlan<T>&, const T*, const T*, const T*, T*, T*,       \
+                                          std::size_t, std::size_t, std::size_t, T*);                        \
+  template class LongConvPlan<T>;                                                                            \
+  template void long_conv_forward<T>(const LongConvPlan<T>&, const T*, const T*, T*, std::size_t,            \
+                                     std::size_t, std::size_t, T*);                                          \
+  template void long_conv_backward<T>(const LongConvPlan<T>&, const T*, const T*, const T*, T*, T*,          \
                                       std::size_t, std::size_t, std::size_t, T*);
 
 MAD_INSTANTIATE_LONG_CONV(float)

@@ -26,10 +26,14 @@
 // Aliasing: outputs (y, dx, dh) must not overlap any input or each other. Scratch must not overlap
 // anything else. No function here allocates; all are single-threaded. T is float or double.
 // Preconditions (sizes, plan size, required pointers) throw std::invalid_argument naming the function.
+// Pointers that may be null are declared std::type_identity_t<T>* so that a literal nullptr can be
+// passed (likewise scratch, which may be null when its size is 0): T is deduced from the pointers that
+// are never null (x, h, y forward; dy backward) and the plan.
 #pragma once
 
 #include <cstddef>
 #include <optional>
+#include <type_traits>
 
 #include "kernels/fft.h"
 
@@ -38,9 +42,7 @@ namespace mad::kernels {
 enum class LongConvMethod { direct, fft };
 
 // FFT size used for length L: next_power_of_two(2L), at least 2.
-constexpr std::size_t long_conv_fft_size(std::size_t L) {
-  return L <= 1 ? 2 : next_power_of_two(2 * L);
-}
+constexpr std::size_t long_conv_fft_size(std::size_t L) { return L <= 1 ? 2 : next_power_of_two(2 * L); }
 
 // Which form is faster, from a cost model fitted to bench/bench_long_conv.cpp (B=4, C=64, one thread,
 // -O3 -march=x86-64-v3, forward + backward timed together since training runs both). Per unit of B*C,
@@ -80,13 +82,13 @@ std::size_t long_conv_fft_backward_scratch_size(std::size_t L, std::size_t C);
 
 // y [B, L, C] = causal_conv(x [B, L, C], h [L, C]). Overwrites y.
 template <typename T>
-void long_conv_direct_forward(const T* x, const T* h, T* y, std::size_t B, std::size_t L,
-                              std::size_t C);
+void long_conv_direct_forward(const T* x, const T* h, T* y, std::size_t B, std::size_t L, std::size_t C);
 
 // dx [B, L, C] += ..., dh [L, C] += ... (see the top of this file). dx, dh nullable.
 template <typename T>
-void long_conv_direct_backward(const T* x, const T* h, const T* dy, T* dx, T* dh, std::size_t B,
-                               std::size_t L, std::size_t C);
+void long_conv_direct_backward(const std::type_identity_t<T>* x, const std::type_identity_t<T>* h,
+                               const T* dy, std::type_identity_t<T>* dx, std::type_identity_t<T>* dh,
+                               std::size_t B, std::size_t L, std::size_t C);
 
 // ---- FFT form --------------------------------------------------------------------------------------
 // plan.size() must equal long_conv_fft_size(L); scratch must hold long_conv_fft_*_scratch_size<T>(L, C)
@@ -94,11 +96,13 @@ void long_conv_direct_backward(const T* x, const T* h, const T* dy, T* dx, T* dh
 
 template <typename T>
 void long_conv_fft_forward(const RealFftPlan<T>& plan, const T* x, const T* h, T* y, std::size_t B,
-                           std::size_t L, std::size_t C, T* scratch);
+                           std::size_t L, std::size_t C, std::type_identity_t<T>* scratch);
 
 template <typename T>
-void long_conv_fft_backward(const RealFftPlan<T>& plan, const T* x, const T* h, const T* dy, T* dx,
-                            T* dh, std::size_t B, std::size_t L, std::size_t C, T* scratch);
+void long_conv_fft_backward(const RealFftPlan<T>& plan, const std::type_identity_t<T>* x,
+                            const std::type_identity_t<T>* h, const T* dy, std::type_identity_t<T>* dx,
+                            std::type_identity_t<T>* dh, std::size_t B, std::size_t L, std::size_t C,
+                            std::type_identity_t<T>* scratch);
 
 // ---- dispatcher ------------------------------------------------------------------------------------
 
@@ -129,12 +133,14 @@ class LongConvPlan {
 // plan.forward_scratch_size(C) elements (may be null when that is 0). Overwrites y.
 template <typename T>
 void long_conv_forward(const LongConvPlan<T>& plan, const T* x, const T* h, T* y, std::size_t B,
-                       std::size_t L, std::size_t C, T* scratch);
+                       std::size_t L, std::size_t C, std::type_identity_t<T>* scratch);
 
 // dx [B, L, C] +=, dh [L, C] += by the plan's method (dx, dh nullable). scratch holds
 // plan.backward_scratch_size(C) elements (may be null when that is 0).
 template <typename T>
-void long_conv_backward(const LongConvPlan<T>& plan, const T* x, const T* h, const T* dy, T* dx, T* dh,
-                        std::size_t B, std::size_t L, std::size_t C, T* scratch);
+void long_conv_backward(const LongConvPlan<T>& plan, const std::type_identity_t<T>* x,
+                        const std::type_identity_t<T>* h, const T* dy, std::type_identity_t<T>* dx,
+                        std::type_identity_t<T>* dh, std::size_t B, std::size_t L, std::size_t C,
+                        std::type_identity_t<T>* scratch);
 
 }  // namespace mad::kernels

@@ -21,8 +21,8 @@ void dft(const std::complex<T>* in, std::complex<T>* out, std::size_t n, bool in
   const long double sign = inverse ? 1.0L : -1.0L;
   std::vector<std::complex<long double>> root(n);
   for (std::size_t m = 0; m < n; ++m) {
-    const long double angle = sign * 2.0L * std::numbers::pi_v<long double> *
-                              static_cast<long double>(m) / static_cast<long double>(n);
+    const long double angle = sign * 2.0L * std::numbers::pi_v<long double> * static_cast<long double>(m) /
+                              static_cast<long double>(n);
     root[m] = {std::cos(angle), std::sin(angle)};
   }
   for (std::size_t k = 0; k < n; ++k) {

@@ -74,8 +74,8 @@ void expect_close(const Outputs<A>& got, const Outputs<double>& want, double tol
   EXPECT_LE(relative_max_error(got.db, want.db), tolerance) << what << ": db";
 }
 
-const std::vector<Shape> kShapes = {{1, 1, 1, 1},  {2, 7, 3, 3},  {3, 17, 8, 4}, {2, 64, 5, 1},
-                                    {1, 3, 4, 6},  // K > L: most taps read padding
+const std::vector<Shape> kShapes = {{1, 1, 1, 1},   {2, 7, 3, 3}, {3, 17, 8, 4},
+                                    {2, 64, 5, 1},  {1, 3, 4, 6},  // K > L: most taps read padding
                                     {2, 100, 16, 7}};
 
 TEST(DepthwiseConv, MatchesReferenceInFloat64AndFloat32) {
@@ -138,6 +138,17 @@ TEST(DepthwiseConv, BackwardAccumulatesSkipsNullsAndDoesNotAllocate) {
   EXPECT_EQ(dx_only, dx0);
   EXPECT_EQ(dw_only, dw0);
   EXPECT_EQ(db_only, db0);
+  // Only what a gradient needs is read: w for dx, x for dw, neither for db.
+  std::vector<double> dx_no_x(in.x.size()), dw_no_w(in.w.size()), db_alone(s.C);
+  depthwise_conv_backward(nullptr, in.w.data(), in.dy.data(), dx_no_x.data(), nullptr, nullptr, s.B, s.L, s.C,
+                          s.K, scratch.data());
+  depthwise_conv_backward(in.x.data(), nullptr, in.dy.data(), nullptr, dw_no_w.data(), nullptr, s.B, s.L, s.C,
+                          s.K, scratch.data());
+  depthwise_conv_backward(nullptr, nullptr, in.dy.data(), nullptr, nullptr, db_alone.data(), s.B, s.L, s.C,
+                          s.K, nullptr);
+  EXPECT_EQ(dx_no_x, dx0);
+  EXPECT_EQ(dw_no_w, dw0);
+  EXPECT_EQ(db_alone, db0);
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 #include <complex>
+#include <cstdio>
 #include <stdexcept>
 #include <vector>
 
