@@ -64,7 +64,7 @@ void write_dataset_dir(const fs::path& dir, const Dataset& dataset, const TaskSe
   for (const char* split : kSplitNames) {
     for (const char* file : kFileNames) {
       MAD_CHECK(overwrite || !fs::exists(dir / split / file),
-                "{} already holds a dataset ({} exists); choose another directory or overwrite it", dir.string(),
+                "{} already holds a dataset ({} exists); choose another directory or overwrite it (--force)", dir.string(),
                 (fs::path(split) / file).string());
     }
   }
@@ -86,14 +86,24 @@ std::optional<TaskSettings> settings_for_dir(const fs::path& dir) {
   const fs::path settings_path = dir / kSettingsFileName;
   if (fs::exists(settings_path)) {
     TaskSettings settings = settings_from_config(config::load_file(settings_path));
-    validate(settings);
+    try {
+      validate(settings);
+    } catch (const Error& e) {
+      fail(fmt::format("{}: {}", settings_path.string(), e.what()));
+    }
     return settings;
   }
   // "DIR/" has an empty filename; the directory's own name is what matters.
   const fs::path normal = dir.lexically_normal();
   const std::string name = (normal.has_filename() ? normal : normal.parent_path()).filename().string();
   std::optional<TaskSettings> settings = parse_dataset_dir_name(name);
-  if (settings) validate(*settings);
+  if (settings) {
+    try {
+      validate(*settings);
+    } catch (const Error& e) {
+      fail(fmt::format("dataset directory name '{}': {}", name, e.what()));
+    }
+  }
   return settings;
 }
 

@@ -45,7 +45,7 @@ TEST(DataDir, WriteThenReadWithSettingsFile) {
 
   EXPECT_EQ(error_of([&] { write_dataset_dir(dir, data, s, false); }),
             dir.string() + " already holds a dataset (train/inputs.npy exists); choose another directory or "
-                           "overwrite it");
+                           "overwrite it (--force)");
   EXPECT_NO_THROW(write_dataset_dir(dir, data, s, true));
 }
 
