@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <vector>
 
@@ -37,6 +38,8 @@ Sample summarize(const std::vector<double>& values) {
 void expect_agrees(const Sample& ours, double reference, double reference_se, const std::string& what,
                    double slack = 1e-3) {
   const double tolerance = 4 * std::hypot(ours.standard_error, reference_se) + slack;
+  std::printf("%-45s ours %9.4f +- %.4f   expected %9.4f +- %.4f\n", what.c_str(), ours.mean, ours.standard_error,
+              reference, reference_se);
   EXPECT_NEAR(ours.mean, reference, tolerance) << what << ": ours " << ours.mean << " +- " << ours.standard_error;
 }
 
