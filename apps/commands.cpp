@@ -8,6 +8,8 @@ void register_commands(CLI::App& app) {
   setup_demo(app);
   setup_tasks(app);
   setup_data(app);
+  setup_layers(app);
+  setup_train(app);
 }
 
 }  // namespace mad::cli

@@ -13,5 +13,7 @@ void register_commands(CLI::App& app);
 void setup_demo(CLI::App& app);
 void setup_tasks(CLI::App& app);
 void setup_data(CLI::App& app);
+void setup_layers(CLI::App& app);
+void setup_train(CLI::App& app);
 
 }  // namespace mad::cli
