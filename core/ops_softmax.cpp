@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/ops_common.h"
+#include "kernels/vecmath.h"
 
 namespace mad {
 namespace {
@@ -20,7 +21,7 @@ T row_logsumexp(const T* x, int64_t V) {
   T m = x[0];
   for (int64_t j = 1; j < V; ++j) m = std::max(m, x[j]);
   T s = 0;
-  for (int64_t j = 0; j < V; ++j) s += std::exp(x[j] - m);
+  for (int64_t j = 0; j < V; ++j) s += kernels::vexp(x[j] - m);
   return m + std::log(s);
 }
 
@@ -37,7 +38,7 @@ Var softmax_like(OpId op, Var x) {
         const T* xi = px + i * r.V;
         T* yi = py + i * r.V;
         const T lse = row_logsumexp(xi, r.V);
-        for (int64_t j = 0; j < r.V; ++j) yi[j] = kLog ? xi[j] - lse : std::exp(xi[j] - lse);
+        for (int64_t j = 0; j < r.V; ++j) yi[j] = kLog ? xi[j] - lse : kernels::vexp(xi[j] - lse);
       }
     });
   });
@@ -62,7 +63,7 @@ void softmax_like_backward(Tape& tape, const Node& n) {
         T* xi = px + i * r.V;
         T s = 0;
         for (int64_t j = 0; j < r.V; ++j) s += kLog ? gi[j] : gi[j] * yi[j];
-        for (int64_t j = 0; j < r.V; ++j) xi[j] += kLog ? gi[j] - std::exp(yi[j]) * s : yi[j] * (gi[j] - s);
+        for (int64_t j = 0; j < r.V; ++j) xi[j] += kLog ? gi[j] - kernels::vexp(yi[j]) * s : yi[j] * (gi[j] - s);
       }
     });
   });
@@ -132,7 +133,7 @@ void backward_cross_entropy(Tape& tape, const Node& n) {
         if (t[i] == ignore) continue;
         const T* xi = px + i * r.V;
         T* gi = pg + i * r.V;
-        for (int64_t j = 0; j < r.V; ++j) gi[j] += scale * std::exp(xi[j] - pl[i]);
+        for (int64_t j = 0; j < r.V; ++j) gi[j] += scale * kernels::vexp(xi[j] - pl[i]);
         gi[t[i]] -= scale;
       }
     });

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/ops_common.h"
+#include "kernels/vecmath.h"
 
 namespace mad {
 namespace {
@@ -11,10 +12,13 @@ constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kInvSqrt2 = 0.7071067811865476;
 constexpr double kInvSqrt2Pi = 0.3989422804014327;
 
-template <typename T> T sigmoid_of(T x) { return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x)); }
+// Branch-free, vectorisable float versions (kernels/vecmath.h); exact library functions for double.
+using kernels::vexp;
+using kernels::vtanh;
+template <typename T> T sigmoid_of(T x) { return kernels::vsigmoid(x); }
 
 struct NegOp { template <typename T> static T f(T x, double) { return -x; } template <typename T> static T df(T, T, double) { return T(-1); } };
-struct ExpOp { template <typename T> static T f(T x, double) { return std::exp(x); } template <typename T> static T df(T, T y, double) { return y; } };
+struct ExpOp { template <typename T> static T f(T x, double) { return vexp(x); } template <typename T> static T df(T, T y, double) { return y; } };
 struct LogOp { template <typename T> static T f(T x, double) { return std::log(x); } template <typename T> static T df(T x, T, double) { return T(1) / x; } };
 struct SqrtOp { template <typename T> static T f(T x, double) { return std::sqrt(x); } template <typename T> static T df(T, T y, double) { return T(0.5) / y; } };
 struct RsqrtOp { template <typename T> static T f(T x, double) { return T(1) / std::sqrt(x); } template <typename T> static T df(T x, T y, double) { return T(-0.5) * y / x; } };
@@ -24,7 +28,7 @@ struct PowOp {
   template <typename T> static T f(T x, double p) { return std::pow(x, static_cast<T>(p)); }
   template <typename T> static T df(T x, T, double p) { return static_cast<T>(p) * std::pow(x, static_cast<T>(p - 1)); }
 };
-struct TanhOp { template <typename T> static T f(T x, double) { return std::tanh(x); } template <typename T> static T df(T, T y, double) { return T(1) - y * y; } };
+struct TanhOp { template <typename T> static T f(T x, double) { return vtanh(x); } template <typename T> static T df(T, T y, double) { return T(1) - y * y; } };
 struct SigmoidOp { template <typename T> static T f(T x, double) { return sigmoid_of(x); } template <typename T> static T df(T, T y, double) { return y * (T(1) - y); } };
 // log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), stable for large |x|.
 struct LogSigmoidOp {
@@ -44,11 +48,11 @@ struct SiluOp {
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 struct GeluTanhOp {
   template <typename T> static T f(T x, double) {
-    return T(0.5) * x * (T(1) + std::tanh(T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x)));
+    return T(0.5) * x * (T(1) + vtanh(T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x)));
   }
   template <typename T> static T df(T x, T, double) {
     const T u = T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x);
-    const T t = std::tanh(u);
+    const T t = vtanh(u);
     const T du = T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * x * x);
     return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
   }
