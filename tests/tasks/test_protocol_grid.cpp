@@ -1,6 +1,7 @@
 // The protocol grid: configs/tasks/*.yml expand to the 66 settings of mad-protocol.md section 2.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "config/yaml.h"
