@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "apps/commands.h"
-#include "config/yaml.h"
+#include "apps/task_options.h"
 #include "core/error.h"
 #include "tasks/data_dir.h"
 #include "tasks/dataset_name.h"
@@ -35,40 +35,14 @@ std::string shape(const TokenMatrix& m) { return fmt::format("[{}, {}]", m.rows,
 // ---- generate --------------------------------------------------------------------------------------
 
 struct GenerateOptions {
-  std::string task;
-  std::string settings_file;
-  // One flag per task setting (--vocab-size for vocab_size, ...), read as a YAML scalar.
-  std::vector<std::pair<std::string_view, CLI::Option*>> setting_flags;
-  std::vector<std::string> setting_texts;
+  TaskOptions task;  // --task, --settings FILE, one flag per setting (apps/task_options.h)
   std::string out;
   std::string root;
   bool force = false;
 };
 
-// The task's protocol baseline, overridden by the settings file, overridden by the flags.
-tasks::TaskSettings resolve_settings(const GenerateOptions& o) {
-  tasks::TaskSettings settings = tasks::protocol_grid(tasks::task_from_name(o.task)).baseline;
-  if (!o.settings_file.empty()) {
-    const config::Value file = config::load_file(o.settings_file);
-    if (const config::Value* task = file.find("task")) {
-      MAD_CHECK(tasks::task_from_name(task->as_string()) == settings.task, "{}: task '{}' differs from --task {}",
-                task->where(), task->as_string(), o.task);
-    }
-    settings = tasks::settings_from_config(file, settings);
-  }
-  for (size_t i = 0; i < o.setting_flags.size(); ++i) {
-    const auto& [name, option] = o.setting_flags[i];
-    if (option->count() == 0) continue;
-    // Type errors read "--vocab-size: expected an integer, got 'abc'".
-    const config::Value value = config::parse_scalar(o.setting_texts[i], config::Location{option->get_name(), 0});
-    tasks::set_setting(settings, name, value);
-  }
-  tasks::validate(settings);
-  return settings;
-}
-
 void run_generate(const GenerateOptions& o) {
-  const tasks::TaskSettings settings = resolve_settings(o);
+  const tasks::TaskSettings settings = resolve_task_settings(o.task);
   const fs::path dir = o.out.empty() ? fs::path(o.root) / tasks::dataset_dir_name(settings) : fs::path(o.out);
 
   const auto start = std::chrono::steady_clock::now();
@@ -216,16 +190,7 @@ void setup_data(CLI::App& app) {
   auto generate = std::make_shared<GenerateOptions>();
   CLI::App* gen = data->add_subcommand(
       "generate", "Generate one task setting (the task's protocol baseline, changed by the flags) and write it");
-  gen->add_option("--task", generate->task, "task name (see 'mad tasks')")->required();
-  gen->add_option("--settings", generate->settings_file, "YAML file of task settings (flags override it)");
-  const std::span<const tasks::SettingField> fields = tasks::setting_fields();
-  generate->setting_texts.resize(fields.size());
-  for (size_t i = 0; i < fields.size(); ++i) {
-    std::string flag = "--" + std::string(fields[i].name);
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    generate->setting_flags.emplace_back(fields[i].name,
-                                         gen->add_option(flag, generate->setting_texts[i], std::string(fields[i].help)));
-  }
+  add_task_options(gen, generate->task, true);
   CLI::Option* out = gen->add_option("--out", generate->out, "write the dataset to this directory");
   CLI::Option* root = gen->add_option(
       "--root", generate->root, "write the dataset to ROOT/<reference directory name> (e.g. t-CR_vs-16_sl-128_...)");
