@@ -117,4 +117,23 @@ Var depthwise_conv1d(Var x, Var weight, Var bias);
 enum class ConvKernel { automatic, direct, fft };
 Var long_conv(Var x, Var h, ConvKernel kernel = ConvKernel::automatic);
 
+// ---- attention (ops_attention.cpp) -------------------------------------------------------------------
+// q, k, v [B, T, H, Dh] (the layout a [B, T, H*Dh] projection reshapes to, no permute needed) -> out [B, T, H, Dh].
+// out = softmax(scale * q k^T + mask) v per (batch, head); causal: key j visible to query i iff j <= i; with
+// window >= 0 also j >= i - window (sliding attention: `window` previous tokens plus self). Non-causal
+// attention sees every key and takes no window.
+// Never materialises the [B, H, T, T] score tensor: tiled with an online softmax; saves only the per-row
+// log-sum-exp [B, H, T] for backward, which recomputes the probabilities tile by tile (kernels/attention.h).
+// Slices (batch, head) are spread over threads; each is computed by one thread, so results are deterministic.
+Var attention(Var q, Var k, Var v, double scale, bool causal = true, int64_t window = -1);
+
+// x [B, T, H, Dh] -> rotary position embedding on the first `rotary_dim` channels of each head (even, <= Dh;
+// default all), rotate-half (GPT-NeoX) convention, as in the MAD reference: with half = rotary_dim/2,
+// inv_freq_i = 1 / base^(2i / rotary_dim), angle(t, i) = t * inv_freq_i, cos/sin tables of width rotary_dim
+// built as cat(angles, angles);  y = x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x[half:], x[:half]).
+// Channels past rotary_dim pass through unchanged. Position t starts at 0. In float32 the angles are
+// computed in float32 as PyTorch does (inv_freq then torch.outer), so a PyTorch model matches to float32
+// rounding; in float64 in double. Saves the cos and sin tables [T, rotary_dim/2].
+Var rotary(Var x, double base = 10000.0, int64_t rotary_dim = -1);
+
 }  // namespace mad

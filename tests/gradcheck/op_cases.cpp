@@ -153,6 +153,26 @@ std::vector<GradCase> op_cases() {
     const std::string name = k == ConvKernel::fft ? "long_conv_fft" : "long_conv_direct";
     c.push_back({name, [k](Tape&, Vars v) { return long_conv(v[0], v[1], k); }, {randn({2, 7, 3}, 170), randn({7, 3}, 171)}});
   }
+
+  // ---- attention: q, k, v [B, T, H, Dh]; T = 70 spans two 64-row tiles with a ragged last one ----
+  struct AttentionCase {
+    const char* name;
+    Shape shape;
+    bool causal;
+    int64_t window;
+  };
+  const AttentionCase attention_cases[] = {{"attention_causal", {2, 5, 2, 3}, true, -1},
+                                           {"attention_window", {1, 9, 2, 3}, true, 2},
+                                           {"attention_non_causal", {2, 6, 1, 4}, false, -1},
+                                           {"attention_two_tiles", {1, 70, 1, 2}, true, -1},
+                                           {"attention_two_tiles_window", {1, 70, 2, 2}, true, 40}};
+  seed = 180;
+  for (const AttentionCase& a : attention_cases) {
+    c.push_back({a.name, [a](Tape&, Vars v) { return attention(v[0], v[1], v[2], 0.7, a.causal, a.window); },
+                 {randn(a.shape, ++seed), randn(a.shape, ++seed), randn(a.shape, ++seed)}});
+  }
+  c.push_back({"rotary_full", [](Tape&, Vars v) { return rotary(v[0]); }, {randn({2, 5, 2, 6}, 190)}});
+  c.push_back({"rotary_partial", [](Tape&, Vars v) { return rotary(v[0], 100.0, 4); }, {randn({1, 4, 3, 8}, 191)}});
   return c;
 }
 
