@@ -61,7 +61,9 @@ void binary_backward(Tape& tape, const Node& n) {
       if (!tape.needs_grad(id)) continue;
       if constexpr (K == Binary::add || K == Binary::sub) {
         if (which == 0 || K == Binary::add) {
-          accumulate_unbroadcast(g, tape.grad_acc(id));
+          // Not broadcast: the output gradient itself, adopted by the first input (Tape::add_grad).
+          if (tape.value(id).shape() == shape) tape.add_grad(id, g, which == 0);
+          else accumulate_unbroadcast(g, tape.grad_acc(id));
           continue;
         }
       }
@@ -117,6 +119,10 @@ template <bool kMul>
 void scalar_backward(Tape& tape, const Node& n) {
   const int32_t ia = tape.input(n, 0);
   const Tensor& g = tape.grad(n.output);
+  if (!kMul) {
+    tape.add_grad(ia, g, true);
+    return;
+  }
   const Tensor& ga = tape.grad_acc(ia);
   dispatch_float(g.dtype(), op_name(n.op), [&]<typename T>() {
     const T* pg = g.data<T>();

@@ -33,8 +33,7 @@ Var reshape(Var x, std::span<const int64_t> dims_in) {
 
 void backward_reshape(Tape& tape, const Node& n) {
   const int32_t ix = tape.input(n, 0);
-  const Tensor& gx = tape.grad_acc(ix);
-  accumulate_unbroadcast(tape.grad(n.output).reshape(gx.shape()), gx);
+  tape.add_grad(ix, tape.grad(n.output).reshape(tape.value(ix).shape()), true);
 }
 
 // ---- permute: y[i_dims[0], ..., i_dims[r-1]] = x[i_0, ..., i_{r-1}] ----------------------------------

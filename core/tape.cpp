@@ -58,6 +58,20 @@ const Tensor& Tape::grad_acc(int32_t id) {
   return v.grad;
 }
 
+void Tape::add_grad(int32_t id, const Tensor& g, bool may_adopt) {
+  Value& v = values_[static_cast<size_t>(id)];
+  if (!v.grad.defined() && may_adopt && g.shape() == v.data.shape() && g.dtype() == v.data.dtype()) {
+    v.grad = g;
+    return;
+  }
+  const Tensor& dst = grad_acc(id);
+  dispatch_float(dst.dtype(), "add_grad", [&]<typename T>() {
+    T* d = dst.data<T>();
+    const T* src = g.data<T>();
+    for (int64_t i = 0; i < dst.numel(); ++i) d[i] += src[i];
+  });
+}
+
 void Tape::backward(Var root, const Tensor& seed) {
   MAD_CHECK(root.defined() && &root.tape() == this, "backward: the root value is not on this tape");
   MAD_CHECK(needs_grad(root.id()),

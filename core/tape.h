@@ -112,6 +112,12 @@ class Tape {
   // The gradient of value `id`, created zero-filled on first use; backward rules add into it.
   const Tensor& grad_acc(int32_t id);
   const Tensor& grad(int32_t id) const { return values_[static_cast<size_t>(id)].grad; }
+  // Adds `g` into the gradient of value `id`. With `may_adopt`, a gradient that does not exist yet becomes
+  // `g` itself: no zero-fill, no copy. Only a node's own output gradient (or a view of it) may be adopted,
+  // and by at most one input of that node: the node's backward runs once and nothing reads that gradient
+  // afterwards, so the buffer passes to the input. Gradients of intermediate values may therefore share
+  // memory with gradients of later values; read leaf gradients only.
+  void add_grad(int32_t id, const Tensor& g, bool may_adopt);
   int32_t input(const Node& n, int k) const { return inputs_[static_cast<size_t>(n.first_input + k)]; }
 
   std::span<const Node> nodes() const { return nodes_; }

@@ -15,7 +15,9 @@ namespace mad::kernels {
 // e^x. Below -87.3 the result is 0 (so exp(-inf) = 0, as masks need); above 88 it saturates at e^88.
 inline float exp_f32(float x) {
   const bool underflow = x < -87.33654f;
-  x = std::fmin(std::fmax(x, -87.33654f), 88.0f);  // n <= 127: a finite power of two
+  // Plain comparisons, not fmin/fmax: those are library calls that stop vectorisation without -ffast-math.
+  x = x < -87.33654f ? -87.33654f : x;
+  x = x > 88.0f ? 88.0f : x;  // n <= 127: a finite power of two
   // x = n ln2 + r with |r| <= ln2/2; n rounded to nearest by the 1.5 * 2^23 trick (pure arithmetic).
   const float shifter = 12582912.0f;
   const float n = (x * 1.44269504088896341f + shifter) - shifter;
