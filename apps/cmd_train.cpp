@@ -43,15 +43,6 @@ Tensor to_tensor(const tasks::TokenMatrix& m) {
   return Tensor::from<int32_t>({m.rows, m.cols}, std::span<const int32_t>(m.data));
 }
 
-config::Value metrics_json(const SplitMetrics& m) {
-  config::Value v = config::Value::map();
-  v.set("loss", m.loss);
-  v.set("ppl", m.ppl);
-  v.set("acc", m.acc);
-  v.set("token_acc", m.token_acc);
-  return v;
-}
-
 config::Value train_config_json(const TrainConfig& c) {
   config::Value v = config::Value::map();
   v.set("epochs", config::Value(c.epochs));
@@ -162,7 +153,7 @@ void run_train(TrainOptions& o) {
   out.set("best_epoch", config::Value(r.best_epoch));
   out.set("epochs_run", config::Value(static_cast<int64_t>(r.epochs.size())));
   out.set("seconds", r.seconds);
-  if (!r.epochs.empty()) out.set("final_test", metrics_json(r.epochs.back().test));
+  if (!r.epochs.empty()) out.set("final_test", to_config(r.epochs.back().test));
   out.set("arch_hash", models::arch_hash(spec));
   out.set("params", config::Value(model.params().num_params()));
   out.set("threads", config::Value(o.threads));

@@ -13,19 +13,6 @@ namespace {
 
 constexpr char kMagic[8] = {'M', 'A', 'D', 'C', 'K', 'P', 'T', '\n'};
 
-config::Value metrics_to_config(const SplitMetrics& m) {
-  config::Value v = config::Value::map();
-  v.set("loss", m.loss);
-  v.set("ppl", m.ppl);
-  v.set("acc", m.acc);
-  v.set("token_acc", m.token_acc);
-  return v;
-}
-
-SplitMetrics metrics_from_config(const config::Value& v) {
-  return {v.get<double>("loss"), v.get<double>("ppl"), v.get<double>("acc"), v.get<double>("token_acc")};
-}
-
 struct Header {
   config::Value value;
   std::streamoff data_offset = 0;
@@ -49,6 +36,19 @@ Header read_header(std::ifstream& in, const std::string& path) {
 }
 
 }  // namespace
+
+config::Value to_config(const SplitMetrics& m) {
+  config::Value v = config::Value::map();
+  v.set("loss", m.loss);
+  v.set("ppl", m.ppl);
+  v.set("acc", m.acc);
+  v.set("token_acc", m.token_acc);
+  return v;
+}
+
+SplitMetrics split_metrics_from_config(const config::Value& v) {
+  return {v.get<double>("loss"), v.get<double>("ppl"), v.get<double>("acc"), v.get<double>("token_acc")};
+}
 
 void save_checkpoint(const std::string& path, ParamStore& params, const TrainState& state, const config::Value& meta) {
   config::Value h = config::Value::map();
@@ -74,8 +74,8 @@ void save_checkpoint(const std::string& path, ParamStore& params, const TrainSta
     row.set("epoch", config::Value(e.epoch));
     row.set("lr", e.lr);
     row.set("seconds", e.seconds);
-    row.set("train", metrics_to_config(e.train));
-    row.set("test", metrics_to_config(e.test));
+    row.set("train", to_config(e.train));
+    row.set("test", to_config(e.test));
     history.push_back(row);
   }
   h.set("history", history);
@@ -130,8 +130,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path, ParamStore& params) {
     e.epoch = row.get<int64_t>("epoch");
     e.lr = row.get<double>("lr");
     e.seconds = row.get<double>("seconds");
-    e.train = metrics_from_config(row.at("train"));
-    e.test = metrics_from_config(row.at("test"));
+    e.train = split_metrics_from_config(row.at("train"));
+    e.test = split_metrics_from_config(row.at("test"));
     out.state.history.push_back(e);
   }
   auto read = [&](const Tensor& t) {

@@ -17,6 +17,10 @@ namespace mad {
 
 inline constexpr int kCheckpointVersion = 1;
 
+// {loss, ppl, acc, token_acc}, as stored in checkpoints and printed by `mad train --json`.
+config::Value to_config(const SplitMetrics& m);
+SplitMetrics split_metrics_from_config(const config::Value& v);
+
 void save_checkpoint(const std::string& path, ParamStore& params, const TrainState& state, const config::Value& meta);
 
 struct LoadedCheckpoint {

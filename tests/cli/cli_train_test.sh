@@ -3,24 +3,7 @@
 # command twice gives identical metrics, --save/--resume, --data-dir, and one-line errors with exit code 1
 # for bad input. Usage: cli_train_test.sh PATH_TO_MAD
 set -u
-mad=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_ok() {
-  local what=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err" || fail "$what: exit code $? ($(tail -3 "$tmp/err"))"
-}
-expect_error() {
-  local what=$1 fragment=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local code=$?
-  [ "$code" -eq 1 ] || fail "$what: exit code $code, expected 1"
-  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$what: stderr is not one line: $(cat "$tmp/err")"
-  grep -q "^mad: error: .*$fragment" "$tmp/err" || fail "$what: stderr lacks '$fragment': $(cat "$tmp/err")"
-}
+source "$(dirname "$0")/common.sh" "$1"
 # The JSON result without its wall time, for comparisons.
 metrics() { sed -E 's/"seconds": [0-9.e+-]+//' "$1"; }
 
@@ -92,5 +75,4 @@ expect_error "resume without save" "--save" "$mad" train --task in-context-recal
 expect_error "bad lr" "lr" "$mad" train --task in-context-recall --layers swiglu --lr -1 --epochs 1
 expect_error "odd seq len" "seq_len" "$mad" train --task in-context-recall --layers swiglu --seq-len 15 --epochs 1
 
-if [ "$failures" -eq 0 ]; then echo "cli_train_test: all checks passed"; else echo "cli_train_test: $failures failed"; fi
-[ "$failures" -eq 0 ]
+finish cli_train_test

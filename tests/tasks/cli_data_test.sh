@@ -2,29 +2,7 @@
 # End-to-end test of `mad tasks`, `mad data generate` and `mad data inspect`: files, output, exit codes and
 # one-line errors for bad input. Usage: cli_data_test.sh PATH_TO_MAD
 set -u
-mad=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect_ok "description" command...: exit code 0; stdout kept in $tmp/out.
-expect_ok() {
-  local what=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err" || fail "$what: exit code $? ($(cat "$tmp/err"))"
-}
-
-# expect_error "description" "message fragment" command...: exit code 1 and one stderr line
-# "mad: error: ...fragment...".
-expect_error() {
-  local what=$1 fragment=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local code=$?
-  [ "$code" -eq 1 ] || fail "$what: exit code $code, expected 1"
-  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$what: stderr is not one line: $(cat "$tmp/err")"
-  grep -q "^mad: error: .*$fragment" "$tmp/err" || fail "$what: stderr lacks '$fragment': $(cat "$tmp/err")"
-}
+source "$(dirname "$0")/../cli/common.sh" "$1"
 
 expect_ok "mad tasks" "$mad" tasks
 for task in in-context-recall noisy-in-context-recall fuzzy-in-context-recall selective-copying compression memorization; do
