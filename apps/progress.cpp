@@ -25,7 +25,7 @@ ProgressLine::ProgressLine(int64_t epochs, int64_t tokens_per_step, bool quiet)
     : epochs_(epochs), tokens_per_step_(tokens_per_step), quiet_(quiet) {
   const char* term = std::getenv("TERM");
   live_ = !quiet && isatty(STDERR_FILENO) && term && std::strcmp(term, "dumb") != 0;
-  start_ = epoch_start_ = last_draw_ = std::chrono::steady_clock::now();
+  epoch_start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 
 void ProgressLine::clear() {
@@ -35,8 +35,6 @@ void ProgressLine::clear() {
 
 void ProgressLine::on_step(int64_t epoch, int64_t step, int64_t steps, double loss, double lr) {
   const auto now = std::chrono::steady_clock::now();
-  if (step == 1) epoch_start_ = now;
-  steps_this_epoch_ = step;
   if (!live_ || (seconds(now - last_draw_) < 0.1 && step != steps)) return;
   last_draw_ = now;
   const double elapsed = seconds(now - epoch_start_);
@@ -53,6 +51,7 @@ void ProgressLine::on_step(int64_t epoch, int64_t step, int64_t steps, double lo
 
 void ProgressLine::on_epoch(const EpochResult& e, const TrainResult&) {
   seconds_per_epoch_ = e.seconds;
+  epoch_start_ = std::chrono::steady_clock::now();  // the next epoch's steps start now
   if (quiet_) return;
   clear();
   std::fprintf(stderr,

@@ -23,8 +23,7 @@ class ProgressLine : public TrainObserver {
   int64_t epochs_, tokens_per_step_;
   bool quiet_, live_;
   bool drawn_ = false;
-  std::chrono::steady_clock::time_point start_, epoch_start_, last_draw_;
-  int64_t steps_this_epoch_ = 0;
+  std::chrono::steady_clock::time_point epoch_start_, last_draw_;
   double seconds_per_epoch_ = 0;
 };
 
