@@ -11,6 +11,7 @@ echo "build: $((SECONDS - start)) s"
 ctest --preset release -j "$(nproc)"
 if [[ "${MAD_TEST_SANITIZE:-0}" == 1 ]]; then
   bash scripts/build.sh debug
-  ctest --preset debug -j "$(nproc)" -L "fast|gradcheck"
+  # Undefined behaviour fails the test instead of printing a warning.
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --preset debug -j "$(nproc)" -L "fast|gradcheck"
 fi
 echo "tests: $((SECONDS - start)) s in all"
