@@ -1,0 +1,116 @@
+// A thin RAII layer over the SQLite C API, used only inside results/ (the only code in madcpp that
+// touches SQLite).
+//
+// Every SQLite error becomes a one-line mad::Error that names the database file, what was being done,
+// SQLite's own message and the likely fix (a locked, read-only, full or non-database file each get
+// their own advice), because these are the errors a researcher meets when pointing `mad` at a file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace mad::results {
+
+class Connection;
+
+// A prepared statement. Bind parameters are 1-based, result columns 0-based.
+class Statement {
+ public:
+  Statement(Connection& connection, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, double value);  // NaN is stored as NULL (SQLite has no NaN)
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, std::nullopt_t);
+  template <class T>
+  Statement& bind(int index, const std::optional<T>& value) {
+    return value ? bind(index, *value) : bind(index, std::nullopt);
+  }
+  // Binds the values to parameters 1, 2, ... in order.
+  template <class... Args>
+  Statement& bind_all(const Args&... values) {
+    int index = 0;
+    (bind(++index, values), ...);
+    return *this;
+  }
+
+  // Advances to the next row: true when a row is available, false when done.
+  bool step();
+  // Steps to completion (for statements that return no rows).
+  void run();
+  // Makes the statement ready to be bound and run again.
+  void reset();
+
+  bool is_null(int column) const;
+  int64_t int64(int column) const;
+  double real(int column) const;
+  std::optional<double> optional_real(int column) const;  // NULL (a stored NaN) -> nullopt
+  std::string text(int column) const;                     // NULL -> ""
+
+ private:
+  Connection& connection_;
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string sql_;
+};
+
+class Connection {
+ public:
+  enum class Access { read_write, read_only };
+
+  // Opens (read_write: creates when missing) `path`. Nothing is read yet: SQLite opens lazily, so a
+  // non-database file is only detected by the first statement.
+  Connection(const std::string& path, Access access, int busy_timeout_ms);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one or more statements that return no rows; `what` describes them in an error message.
+  void exec(std::string_view sql, std::string_view what = "updating the database");
+  // The value of the first column of the first row of `sql` (a pragma or a count).
+  int64_t query_int(std::string_view sql);
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t changes() const;
+  // True when the main database is open read-only (SQLite falls back to read-only, silently, when the
+  // file is not writable).
+  bool read_only() const;
+
+  const std::string& path() const { return path_; }
+  int busy_timeout_ms() const { return busy_timeout_ms_; }
+  sqlite3* handle() { return db_; }
+
+  // The one-line error for SQLite result code `rc` while doing `what`: file, action, SQLite's message and
+  // the likely fix. fail() throws it as mad::Error.
+  std::string error_text(int rc, std::string_view what) const;
+  [[noreturn]] void fail(int rc, std::string_view what) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  int busy_timeout_ms_ = 0;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back by the destructor unless committed. IMMEDIATE takes the write
+// lock at the start, where the busy timeout applies; a deferred transaction that upgrades from reading
+// to writing fails at once with SQLITE_BUSY when another connection writes, and its work is lost.
+class Transaction {
+ public:
+  explicit Transaction(Connection& connection);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Connection& connection_;
+  bool open_ = true;
+};
+
+}  // namespace mad::results
