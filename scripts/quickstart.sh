@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
-bash scripts/build.sh release
+bash scripts/build.sh release --target mad
 echo
 ./build/release/apps/mad demo
 echo
