@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
-#include <cctype>
 #include <filesystem>
 
 #include "core/error.h"
@@ -18,24 +17,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// `path` as a SQLite URI that opens it read-only: an input is never written, not even its WAL files, so
-// a published shard on a read-only file system merges too. Every character outside [A-Za-z0-9/._~-] is
-// percent-encoded, so the URI can also be quoted in SQL as it is.
-std::string read_only_uri(const std::string& path) {
-  std::string uri = "file:";
-  for (const unsigned char c : fs::absolute(path).string()) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') uri += static_cast<char>(c);
-    else uri += fmt::format("%{:02X}", c);
-  }
-  return uri + "?mode=ro";
-}
-
 // The input attached as "src" for the lifetime of the object (ATTACH and DETACH run outside
-// transactions, as SQLite requires).
+// transactions, as SQLite requires). The merge only reads it. It is attached read-write when the file
+// allows (SQLite falls back to read-only otherwise) so that DETACH removes its WAL files; a read-only
+// attachment would leave empty FILE-wal and FILE-shm next to every shard.
 class AttachedInput {
  public:
   AttachedInput(Connection& db, const std::string& input) : db_(db) {
-    db_.exec(fmt::format("ATTACH DATABASE '{}' AS src", read_only_uri(input)), fmt::format("attaching {}", input));
+    Statement attach(db_, "ATTACH DATABASE ?1 AS src", fmt::format("attaching {}", input));
+    attach.bind_all(input).run();
   }
   // A destructor must not throw; DETACH only fails if a statement is still running, which cannot be here.
   ~AttachedInput() { sqlite3_exec(db_.handle(), "DETACH DATABASE src", nullptr, nullptr, nullptr); }

@@ -96,7 +96,7 @@ ResultsDb ResultsDb::open(const std::string& path, Access access, int busy_timeo
                            : fmt::format("written with results schema version {}", version),
               current_schema_version());
   } else {
-    db->exec("PRAGMA journal_mode = WAL", "switching to WAL mode");
+    db->enable_wal();
     migrate(*db);
   }
   return ResultsDb(std::move(db));

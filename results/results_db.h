@@ -42,7 +42,7 @@ class ResultsDb {
  public:
   enum class Access {
     read_write,  // creates the file when missing and brings its schema up to date
-    read_only,   // the file must exist and have the current schema; nothing is ever written
+    read_only,   // the file must exist and have the current schema; queries only (PRAGMA query_only)
   };
   static constexpr int kDefaultBusyTimeoutMs = 5000;
 
@@ -88,8 +88,8 @@ class ResultsDb {
 
   // Copies every run of the results database `input` that is new here (by run key), with its epochs,
   // metrics, architecture, task setting and sweeps, in one transaction; a final run in `input` also
-  // replaces a failed or running one here. `input` is opened read-only and must have this schema
-  // version. Merging the same input again adds nothing. (Defined in merge.cpp.)
+  // replaces a failed or running one here. `input` is only read, and must have this schema version.
+  // Merging the same input again adds nothing. (Defined in merge.cpp.)
   MergeStats merge_from(const std::string& input);
 
  private:

@@ -116,19 +116,20 @@ LEFT JOIN run_metrics m ON m.run_key = r.key;
 )sql"},
 };
 
-bool has_table(Connection& db, std::string_view schema, std::string_view table) {
-  Statement q(db, fmt::format("SELECT count(*) FROM \"{}\".sqlite_master WHERE type = 'table' AND name = ?1", schema));
-  q.bind_all(table);
-  return q.step() && q.int64(0) > 0;
-}
-
 }  // namespace
 
 int current_schema_version() { return std::span(kMigrations).back().version; }
 
 int stored_schema_version(Connection& db, std::string_view schema, const std::string& file) {
-  if (!has_table(db, schema, "schema_version")) {
-    const int64_t objects = db.query_int(fmt::format("SELECT count(*) FROM \"{}\".sqlite_master", schema));
+  // One statement reads one snapshot: another process may create the schema between two statements.
+  Statement q(db, fmt::format("SELECT count(*), coalesce(sum(type = 'table' AND name = 'schema_version'), 0) "
+                              "FROM \"{}\".sqlite_master",
+                              schema),
+              "reading the results database");
+  q.step();
+  const int64_t objects = q.int64(0);
+  const bool versioned = q.int64(1) > 0;
+  if (!versioned) {
     MAD_CHECK(objects == 0,
               "{}: a SQLite database, but not a madcpp results database (it has no schema_version table); "
               "give a results database written by mad",

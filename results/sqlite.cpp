@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "core/error.h"
 
@@ -37,9 +39,7 @@ std::string advice(int rc, int busy_timeout_ms) {
 
 Connection::Connection(const std::string& path, Access access, int busy_timeout_ms)
     : path_(path), busy_timeout_ms_(busy_timeout_ms) {
-  // URI names are enabled so that merging can ATTACH an input read-only (`file:...?mode=ro`).
-  const int flags = (access == Access::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                    SQLITE_OPEN_URI;
+  const int flags = access == Access::read_only ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     // The handle exists even when opening failed: read its message, then close it (no destructor runs).
@@ -49,6 +49,7 @@ Connection::Connection(const std::string& path, Access access, int busy_timeout_
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, busy_timeout_ms);
+  if (access == Access::read_only) exec("PRAGMA query_only = ON");
 }
 
 Connection::~Connection() { sqlite3_close_v2(db_); }
@@ -67,6 +68,30 @@ void Connection::exec(std::string_view sql, std::string_view what) {
   if (rc != SQLITE_OK) fail(rc, what);
 }
 
+void Connection::enable_wal() {
+  // Switching needs an exclusive lock for a moment, and SQLite does not wait for it through the busy
+  // handler: when two processes create a database at the same moment, one gets SQLITE_BUSY at once. So
+  // wait here, within the busy timeout.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms_);
+  for (;;) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr);
+    std::string mode;
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(stmt);
+      if (rc == SQLITE_ROW) mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_ROW) {
+      MAD_CHECK(mode == "wal", "{}: the file system does not support SQLite's WAL mode (journal mode stays '{}'); "
+                "put the database on a local disk", path_, mode);
+      return;
+    }
+    if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) fail(rc, "switching to WAL mode");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 int64_t Connection::query_int(std::string_view sql) {
   Statement statement(*this, sql);
   return statement.step() ? statement.int64(0) : 0;
@@ -78,34 +103,35 @@ bool Connection::read_only() const { return sqlite3_db_readonly(db_, "main") == 
 
 // ---- Statement -------------------------------------------------------------------------------------
 
-Statement::Statement(Connection& connection, std::string_view sql) : connection_(connection), sql_(sql) {
+Statement::Statement(Connection& connection, std::string_view sql, std::string_view what)
+    : connection_(connection), sql_(sql), what_(what) {
   const int rc = sqlite3_prepare_v2(connection_.handle(), sql_.data(), static_cast<int>(sql_.size()), &stmt_, nullptr);
-  if (rc != SQLITE_OK) connection_.fail(rc, "reading the database");
+  if (rc != SQLITE_OK) connection_.fail(rc, what_);
 }
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 Statement& Statement::bind(int index, int64_t value) {
   const int rc = sqlite3_bind_int64(stmt_, index, value);
-  if (rc != SQLITE_OK) connection_.fail(rc, "binding a value");
+  if (rc != SQLITE_OK) connection_.fail(rc, what_);
   return *this;
 }
 
 Statement& Statement::bind(int index, double value) {
   const int rc = std::isnan(value) ? sqlite3_bind_null(stmt_, index) : sqlite3_bind_double(stmt_, index, value);
-  if (rc != SQLITE_OK) connection_.fail(rc, "binding a value");
+  if (rc != SQLITE_OK) connection_.fail(rc, what_);
   return *this;
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
   const int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  if (rc != SQLITE_OK) connection_.fail(rc, "binding a value");
+  if (rc != SQLITE_OK) connection_.fail(rc, what_);
   return *this;
 }
 
 Statement& Statement::bind(int index, std::nullopt_t) {
   const int rc = sqlite3_bind_null(stmt_, index);
-  if (rc != SQLITE_OK) connection_.fail(rc, "binding a value");
+  if (rc != SQLITE_OK) connection_.fail(rc, what_);
   return *this;
 }
 
@@ -113,7 +139,7 @@ bool Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  connection_.fail(rc, "accessing the database");
+  connection_.fail(rc, what_);
 }
 
 void Statement::run() {

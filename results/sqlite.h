@@ -18,10 +18,11 @@ namespace mad::results {
 
 class Connection;
 
-// A prepared statement. Bind parameters are 1-based, result columns 0-based.
+// A prepared statement. Bind parameters are 1-based, result columns 0-based. `what` describes it in
+// error messages.
 class Statement {
  public:
-  Statement(Connection& connection, std::string_view sql);
+  Statement(Connection& connection, std::string_view sql, std::string_view what = "accessing the database");
   ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -59,14 +60,18 @@ class Statement {
   Connection& connection_;
   sqlite3_stmt* stmt_ = nullptr;
   std::string sql_;
+  std::string what_;
 };
 
 class Connection {
  public:
   enum class Access { read_write, read_only };
 
-  // Opens (read_write: creates when missing) `path`. Nothing is read yet: SQLite opens lazily, so a
-  // non-database file is only detected by the first statement.
+  // Opens `path`; read_write creates it when missing. read_only opens an existing file for queries only
+  // (PRAGMA query_only), still writable underneath when the file is, so that closing the last connection
+  // removes the WAL files: a truly read-only connection would leave empty FILE-wal and FILE-shm behind.
+  // Nothing is read yet: SQLite opens lazily, so a non-database file is only detected by the first
+  // statement.
   Connection(const std::string& path, Access access, int busy_timeout_ms);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -74,6 +79,9 @@ class Connection {
 
   // Runs one or more statements that return no rows; `what` describes them in an error message.
   void exec(std::string_view sql, std::string_view what = "updating the database");
+  // Puts the database in WAL mode (a property of the file, kept once set), so that readers never block
+  // the writer and writers queue on the busy timeout.
+  void enable_wal();
   // The value of the first column of the first row of `sql` (a pragma or a count).
   int64_t query_int(std::string_view sql);
   // Rows changed by the last INSERT, UPDATE or DELETE.

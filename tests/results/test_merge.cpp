@@ -84,9 +84,13 @@ TEST(Merge, InputsAreNotWritten) {
   RawDb(a).exec("PRAGMA wal_checkpoint(TRUNCATE)");
   const auto before = std::filesystem::last_write_time(a);
   const auto size = std::filesystem::file_size(a);
+  ASSERT_FALSE(std::filesystem::exists(a + "-wal"));
   merge_into(out, {a});
   EXPECT_EQ(std::filesystem::last_write_time(a), before);
   EXPECT_EQ(std::filesystem::file_size(a), size);
+  // Nor are WAL files left next to it.
+  EXPECT_FALSE(std::filesystem::exists(a + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(a + "-shm"));
 }
 
 TEST(Merge, UnusableInputsAreOneLineErrorsNamingThem) {

@@ -98,9 +98,15 @@ TEST(Schema, ReadOnlyAccessNeedsAnExistingFileAndWritesNothing) {
   EXPECT_FALSE(std::filesystem::exists(path));
 
   ResultsDb::open(path).record_run(make_run({}));
-  ResultsDb reader = ResultsDb::open(path, ResultsDb::Access::read_only);
-  EXPECT_EQ(reader.runs().size(), 1u);
-  EXPECT_NE(error_of([&] { reader.record_run(make_run({.lr = 5e-4})); }).find("readonly"), std::string::npos);
+  {
+    ResultsDb reader = ResultsDb::open(path, ResultsDb::Access::read_only);
+    EXPECT_EQ(reader.runs().size(), 1u);
+    EXPECT_NE(error_of([&] { reader.record_run(make_run({.lr = 5e-4})); }).find("readonly"), std::string::npos);
+  }
+  EXPECT_EQ(RawDb(path).count("runs"), 1);
+  // A reader leaves no empty WAL files behind.
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
 }
 
 // The error from opening `path` for writing, as a user without write permission: root ignores file
