@@ -10,6 +10,9 @@ void register_commands(CLI::App& app) {
   setup_data(app);
   setup_layers(app);
   setup_train(app);
+  setup_scores(app);
+  setup_runs(app);
+  setup_results(app);
 }
 
 }  // namespace mad::cli

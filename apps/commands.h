@@ -15,5 +15,8 @@ void setup_tasks(CLI::App& app);
 void setup_data(CLI::App& app);
 void setup_layers(CLI::App& app);
 void setup_train(CLI::App& app);
+void setup_scores(CLI::App& app);
+void setup_runs(CLI::App& app);
+void setup_results(CLI::App& app);
 
 }  // namespace mad::cli

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "results/record.h"
+#include "results/results_db.h"
 
 namespace mad::results::testing {
 
@@ -150,6 +151,41 @@ inline RunRecord make_run(const SampleRun& o) {
   if (o.status == RunStatus::failed) r.error = "worker killed";
   if (o.status == RunStatus::running) r.provenance.finished_at.clear();
   return r;
+}
+
+inline const std::string kRecall = "in-context-recall";
+inline const std::string kCompression = "compression";
+
+// The scores example: two architectures, two tasks. By hand:
+//   A recall:      V16 best of {0.5, 0.7} (the diverged 0.99 and the failed run are dropped) = 0.7;
+//                  V32 best of {0.4, 0.6} = 0.6; task score 0.65
+//   A compression: 0.8 (1 of 2 expected settings: incomplete)
+//   A mean:        (0.65 + 0.8) / 2 = 0.725
+//   B recall:      V16 0.3; V32 has only a running run: 1 setting, incomplete; 0.3
+//   B compression: best of {0.9, NaN} = 0.9 (the NaN run dropped)
+//   B mean:        0.6
+// `only` (if not empty) records the runs of that architecture alone. Returns the number recorded.
+inline int record_example(ResultsDb& db, const std::string& only = "") {
+  const SampleRun runs[] = {
+      {.architecture = "A", .lr = 1e-4, .test_acc = 0.5},
+      {.architecture = "A", .lr = 1e-3, .test_acc = 0.7},
+      {.architecture = "A", .lr = 1e-3, .weight_decay = 0.1, .status = RunStatus::diverged, .test_acc = 0.99},
+      {.architecture = "A", .lr = 5e-4, .status = RunStatus::failed},
+      {.architecture = "A", .vocab_size = 32, .lr = 1e-4, .test_acc = 0.4},
+      {.architecture = "A", .vocab_size = 32, .lr = 1e-3, .test_acc = 0.6},
+      {.architecture = "A", .task = kCompression, .test_acc = 0.8},
+      {.architecture = "B", .test_acc = 0.3, .sweep = "sweep-b"},
+      {.architecture = "B", .vocab_size = 32, .status = RunStatus::running, .epochs = 0, .sweep = "sweep-b"},
+      {.architecture = "B", .task = kCompression, .lr = 1e-4, .test_acc = 0.9, .sweep = "sweep-b"},
+      {.architecture = "B", .task = kCompression, .lr = 1e-3, .test_acc = NAN, .sweep = "sweep-b"},
+  };
+  int recorded = 0;
+  for (const SampleRun& run : runs) {
+    if (!only.empty() && run.architecture != only) continue;
+    if (!db.record_run(make_run(run))) throw std::runtime_error("record_example: a run was not recorded");
+    ++recorded;
+  }
+  return recorded;
 }
 
 }  // namespace mad::results::testing

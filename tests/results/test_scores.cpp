@@ -14,12 +14,13 @@ namespace mad::results {
 namespace {
 
 using testing::make_run;
+using testing::record_example;
 using testing::RawDb;
 using testing::SampleRun;
 using testing::TempDir;
 
-const std::string kRecall = "in-context-recall";
-const std::string kCompression = "compression";
+const std::string kRecall = testing::kRecall;
+const std::string kCompression = testing::kCompression;
 
 struct SqlCell {
   double score = NAN;
@@ -50,29 +51,6 @@ SqlCell sql_cell(RawDb& raw, const std::string& arch, const std::string& task) {
 double sql_overall(RawDb& raw, const std::string& arch) {
   return raw.number(std::string(kBestPerSetting) +
                     fmt::format("SELECT avg(score) FROM (SELECT avg(acc) AS score FROM best WHERE arch = '{}' GROUP BY task)", arch));
-}
-
-// Two architectures, two tasks. By hand:
-//   A recall:      V16 best of {0.5, 0.7} (the diverged 0.99 and the failed run are dropped) = 0.7;
-//                  V32 best of {0.4, 0.6} = 0.6; task score 0.65
-//   A compression: 0.8 (1 of 2 expected settings: incomplete)
-//   A mean:        (0.65 + 0.8) / 2 = 0.725
-//   B recall:      V16 0.3; V32 has only a running run: 1 setting, incomplete; 0.3
-//   B compression: best of {0.9, NaN} = 0.9 (the NaN run dropped)
-//   B mean:        0.6
-void record_example(ResultsDb& db) {
-  const auto run = [&](SampleRun o) { ASSERT_TRUE(db.record_run(make_run(o))); };
-  run({.architecture = "A", .lr = 1e-4, .test_acc = 0.5});
-  run({.architecture = "A", .lr = 1e-3, .test_acc = 0.7});
-  run({.architecture = "A", .lr = 1e-3, .weight_decay = 0.1, .status = RunStatus::diverged, .test_acc = 0.99});
-  run({.architecture = "A", .lr = 5e-4, .status = RunStatus::failed});
-  run({.architecture = "A", .vocab_size = 32, .lr = 1e-4, .test_acc = 0.4});
-  run({.architecture = "A", .vocab_size = 32, .lr = 1e-3, .test_acc = 0.6});
-  run({.architecture = "A", .task = kCompression, .test_acc = 0.8});
-  run({.architecture = "B", .test_acc = 0.3});
-  run({.architecture = "B", .vocab_size = 32, .status = RunStatus::running, .epochs = 0});
-  run({.architecture = "B", .task = kCompression, .lr = 1e-4, .test_acc = 0.9});
-  run({.architecture = "B", .task = kCompression, .lr = 1e-3, .test_acc = NAN});
 }
 
 const ScoreOptions kExpected{{{kRecall, 2}, {kCompression, 2}}};

@@ -1,0 +1,246 @@
+// `mad scores`: MAD scores from a results database (mad-protocol.md section 4): one row per architecture,
+// one column per task plus the mean, the number of runs behind each cell and a mark on incomplete cells;
+// with --by-setting, the best run of every task setting.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "config/canonical.h"
+#include "core/error.h"
+#include "results/results_db.h"
+#include "results/scores.h"
+#include "results/setting_axes.h"
+#include "tasks/protocol_grid.h"
+
+namespace mad::cli {
+namespace {
+
+struct ScoresOptions {
+  std::string db;
+  std::string sweep;
+  std::string format = "table";
+  bool by_setting = false;
+};
+
+// The protocol grid's setting counts (11, 14, 11, 13, 11, 6), in protocol order: a cell with fewer
+// scored settings is incomplete.
+results::ScoreOptions protocol_expectations() {
+  results::ScoreOptions options;
+  for (const tasks::TaskInfo& task : tasks::all_tasks()) {
+    const auto settings = static_cast<int64_t>(tasks::expand_grid(tasks::protocol_grid(task.id)).size());
+    options.expected.push_back({std::string(task.name), settings});
+  }
+  return options;
+}
+
+// A task's column header: its shorthand (CR, NR, ...) for the six MAD tasks, else its name.
+std::string column_name(const std::string& task) {
+  for (const tasks::TaskInfo& info : tasks::all_tasks()) {
+    if (info.name == task) return std::string(info.shorthand);
+  }
+  return task;
+}
+
+std::string cell_text(const results::TaskScore& cell) {
+  if (!cell.score) return "-";
+  return fmt::format("{:.3f} ({}){}", *cell.score, cell.runs, cell.incomplete ? "*" : "");
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+config::Value number_or_null(std::optional<double> v) {
+  return v && !std::isnan(*v) ? config::Value(*v) : config::Value();
+}
+
+std::string legend(const results::ScoreTable& table) {
+  std::string columns;
+  for (const std::string& task : table.tasks) {
+    if (column_name(task) != task) columns += fmt::format("{}{} {}", columns.empty() ? "" : ", ", column_name(task), task);
+  }
+  return fmt::format(
+      "{}{}score: best test MAD accuracy per setting over its lr x weight-decay runs (diverged and failed runs "
+      "dropped), mean over the task's settings; mean: the mean of the task scores.\n"
+      "(n): runs behind the cell; *: incomplete (fewer settings than the protocol grid).\n",
+      columns, columns.empty() ? "" : ".\n");
+}
+
+// ---- one row per architecture ----------------------------------------------------------------------
+
+void print_table(const results::ScoreTable& table, bool markdown) {
+  std::vector<std::string> header{"architecture"};
+  for (const std::string& task : table.tasks) header.push_back(column_name(task));
+  header.emplace_back(results::kOverallTask);
+  std::vector<std::vector<std::string>> rows;
+  const size_t columns = table.tasks.size() + 1;
+  for (size_t a = 0; a < table.architectures.size(); ++a) {
+    std::vector<std::string> row{table.architectures[a]};
+    for (size_t c = 0; c < columns; ++c) row.push_back(cell_text(table.cells[a * columns + c]));
+    rows.push_back(std::move(row));
+  }
+  if (markdown) {
+    fmt::print("| {} |\n|---|", fmt::join(header, " | "));
+    for (size_t c = 0; c < columns; ++c) fmt::print("---:|");
+    fmt::print("\n");
+    for (const auto& row : rows) fmt::print("| {} |\n", fmt::join(row, " | "));
+    fmt::print("\n");
+  } else {
+    std::vector<size_t> width(header.size());
+    for (size_t c = 0; c < header.size(); ++c) {
+      width[c] = header[c].size();
+      for (const auto& row : rows) width[c] = std::max(width[c], row[c].size());
+    }
+    const auto print_row = [&](const std::vector<std::string>& row) {
+      std::string line = fmt::format("{:<{}}", row[0], width[0]);
+      for (size_t c = 1; c < row.size(); ++c) line += fmt::format("  {:>{}}", row[c], width[c]);
+      fmt::print("{}\n", line);
+    };
+    print_row(header);
+    for (const auto& row : rows) print_row(row);
+    fmt::print("\n");
+  }
+  fmt::print("{}", legend(table));
+}
+
+void print_cells_csv(const results::ScoreTable& table) {
+  fmt::print("architecture,architecture_hash,task,score,settings,expected_settings,runs,dropped,incomplete\n");
+  for (const results::TaskScore& c : table.cells) {
+    fmt::print("{},{},{},{},{},{},{},{},{}\n", csv_field(c.architecture), c.architecture_hash, csv_field(c.task),
+               c.score ? config::format_double(*c.score) : "", c.settings, c.expected_settings, c.runs, c.dropped,
+               c.incomplete ? 1 : 0);
+  }
+}
+
+void print_cells_json(const results::ScoreTable& table) {
+  config::Value out = config::Value::list();
+  for (const results::TaskScore& c : table.cells) {
+    config::Value row = config::Value::map();
+    row.set("architecture", c.architecture);
+    row.set("architecture_hash", c.architecture_hash);
+    row.set("task", c.task);
+    row.set("score", number_or_null(c.score));
+    row.set("settings", config::Value(c.settings));
+    row.set("expected_settings", config::Value(c.expected_settings));
+    row.set("runs", config::Value(c.runs));
+    row.set("dropped", config::Value(c.dropped));
+    row.set("incomplete", c.incomplete);
+    out.push_back(std::move(row));
+  }
+  fmt::print("{}\n", config::canonical(out));
+}
+
+// ---- one row per task setting ----------------------------------------------------------------------
+
+// For each setting hash, "vocab_size=32 seq_len=128": the keys that vary among its task's settings.
+std::map<std::string, std::string> setting_names(const results::ScoreTable& table) {
+  std::map<std::string, std::vector<config::Value>> by_task;
+  std::map<std::string, const results::SettingScore*> by_hash;
+  for (const results::SettingScore& s : table.settings) {
+    if (by_hash.emplace(s.setting_hash, &s).second) by_task[s.task].push_back(s.settings);
+  }
+  std::map<std::string, std::string> names;
+  for (const auto& [hash, s] : by_hash) {
+    names[hash] = results::describe_setting(s->settings, results::varying_keys(by_task[s->task]));
+  }
+  return names;
+}
+
+void print_settings(const results::ScoreTable& table, const std::string& format) {
+  const std::map<std::string, std::string> names = setting_names(table);
+  if (format == "json") {
+    config::Value out = config::Value::list();
+    for (const results::SettingScore& s : table.settings) {
+      config::Value row = config::Value::map();
+      row.set("architecture", s.architecture);
+      row.set("task", s.task);
+      row.set("setting", s.settings);
+      row.set("score", number_or_null(s.score));
+      row.set("lr", s.score ? config::Value(s.lr) : config::Value());
+      row.set("weight_decay", s.score ? config::Value(s.weight_decay) : config::Value());
+      row.set("runs", config::Value(s.runs));
+      row.set("dropped", config::Value(s.dropped));
+      out.push_back(std::move(row));
+    }
+    fmt::print("{}\n", config::canonical(out));
+    return;
+  }
+  if (format == "csv") {
+    fmt::print("architecture,task,setting,settings,score,lr,weight_decay,runs,dropped\n");
+    for (const results::SettingScore& s : table.settings) {
+      fmt::print("{},{},{},{},{},{},{},{},{}\n", csv_field(s.architecture), csv_field(s.task),
+                 csv_field(names.at(s.setting_hash)), csv_field(config::canonical(s.settings)),
+                 s.score ? config::format_double(*s.score) : "", s.score ? config::format_double(s.lr) : "",
+                 s.score ? config::format_double(s.weight_decay) : "", s.runs, s.dropped);
+    }
+    return;
+  }
+  const bool markdown = format == "markdown";
+  size_t arch_width = 12, setting_width = 7;
+  for (const results::SettingScore& s : table.settings) {
+    arch_width = std::max(arch_width, s.architecture.size());
+    setting_width = std::max(setting_width, names.at(s.setting_hash).size());
+  }
+  if (markdown) fmt::print("| architecture | task | setting | score | lr | weight decay | runs | dropped |\n"
+                           "|---|---|---|---:|---:|---:|---:|---:|\n");
+  else fmt::print("{:<{}}  {:<4}  {:<{}}  {:>6}  {:>7}  {:>5}  {:>4}  {:>7}\n", "architecture", arch_width, "task",
+                  "setting", setting_width, "score", "lr", "wd", "runs", "dropped");
+  for (const results::SettingScore& s : table.settings) {
+    const std::string score = s.score ? fmt::format("{:.3f}", *s.score) : "-";
+    const std::string lr = s.score ? config::format_double(s.lr) : "-";
+    const std::string wd = s.score ? config::format_double(s.weight_decay) : "-";
+    const std::string& name = names.at(s.setting_hash);
+    if (markdown) fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} |\n", s.architecture, column_name(s.task), name,
+                             score, lr, wd, s.runs, s.dropped);
+    else fmt::print("{:<{}}  {:<4}  {:<{}}  {:>6}  {:>7}  {:>5}  {:>4}  {:>7}\n", s.architecture, arch_width,
+                    column_name(s.task), name, setting_width, score, lr, wd, s.runs, s.dropped);
+  }
+}
+
+void run_scores(const ScoresOptions& o) {
+  const std::vector<std::string> formats{"table", "markdown", "csv", "json"};
+  MAD_CHECK(std::find(formats.begin(), formats.end(), o.format) != formats.end(),
+            "scores: unknown --format '{}'; valid formats: table, markdown, csv, json", o.format);
+  results::ResultsDb db = results::ResultsDb::open(o.db, results::ResultsDb::Access::read_only);
+  if (!o.sweep.empty()) {
+    const std::vector<std::string> sweeps = db.sweeps();
+    MAD_CHECK(std::find(sweeps.begin(), sweeps.end(), o.sweep) != sweeps.end(), "{}: no sweep '{}'; its sweeps: {}",
+              o.db, o.sweep, sweeps.empty() ? "none" : fmt::format("{}", fmt::join(sweeps, ", ")));
+  }
+  const std::vector<results::StoredRun> runs = db.runs({.sweep = o.sweep});
+  const results::ScoreTable table = results::mad_scores(runs, protocol_expectations());
+  if (table.architectures.empty() && (o.format == "table" || o.format == "markdown")) {
+    fmt::print("{}: no runs{}\n", o.db, o.sweep.empty() ? "" : " in sweep " + o.sweep);
+    return;
+  }
+  if (o.by_setting) print_settings(table, o.format);
+  else if (o.format == "csv") print_cells_csv(table);
+  else if (o.format == "json") print_cells_json(table);
+  else print_table(table, o.format == "markdown");
+}
+
+}  // namespace
+
+void setup_scores(CLI::App& app) {
+  auto o = std::make_shared<ScoresOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "scores",
+      "MAD scores from a results database: best test accuracy per setting over the lr x weight-decay runs,\n"
+      "mean over each task's settings, mean over the tasks. Example: mad scores --db results.db");
+  cmd->add_option("--db", o->db, "results database (SQLite)")->required();
+  cmd->add_option("--sweep", o->sweep, "only the runs of this sweep");
+  cmd->add_option("--format", o->format, "table, markdown, csv or json")->capture_default_str();
+  cmd->add_flag("--by-setting", o->by_setting, "one row per architecture and task setting, with the best run's lr and weight decay");
+  cmd->callback([o] { run_scores(*o); });
+}
+
+}  // namespace mad::cli
