@@ -108,7 +108,7 @@ CREATE VIEW run_results AS
 SELECT r.key, r.sweep, a.name AS architecture, r.architecture AS architecture_hash, s.task,
        s.settings, r.task_setting AS setting_hash, r.lr, r.weight_decay, r.epochs, r.batch_size, r.seed,
        r.status, m.best_epoch, m.epochs_run, m.test_acc, m.test_token_acc, m.test_loss, m.test_ppl,
-       m.train_acc, m.train_token_acc, m.train_loss, m.train_ppl, m.seconds
+       m.train_acc, m.train_token_acc, m.train_loss, m.train_ppl, m.seconds, r.started_at, r.finished_at
 FROM runs r
 JOIN architectures a ON a.hash = r.architecture
 JOIN task_settings s ON s.hash = r.task_setting
