@@ -39,8 +39,12 @@ std::string advice(int rc, int busy_timeout_ms) {
 
 Connection::Connection(const std::string& path, Access access, int busy_timeout_ms)
     : path_(path), busy_timeout_ms_(busy_timeout_ms) {
+  // read_only still opens read-write (without creating) and forbids writes with query_only; see the header.
   const int flags = access == Access::read_only ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc == SQLITE_OK && access == Access::read_only) {
+    rc = sqlite3_exec(db_, "PRAGMA query_only = ON", nullptr, nullptr, nullptr);
+  }
   if (rc != SQLITE_OK) {
     // The handle exists even when opening failed: read its message, then close it (no destructor runs).
     const std::string message = error_text(rc, "opening the results database");
@@ -49,7 +53,6 @@ Connection::Connection(const std::string& path, Access access, int busy_timeout_
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, busy_timeout_ms);
-  if (access == Access::read_only) exec("PRAGMA query_only = ON");
 }
 
 Connection::~Connection() { sqlite3_close_v2(db_); }
@@ -104,8 +107,8 @@ bool Connection::read_only() const { return sqlite3_db_readonly(db_, "main") == 
 // ---- Statement -------------------------------------------------------------------------------------
 
 Statement::Statement(Connection& connection, std::string_view sql, std::string_view what)
-    : connection_(connection), sql_(sql), what_(what) {
-  const int rc = sqlite3_prepare_v2(connection_.handle(), sql_.data(), static_cast<int>(sql_.size()), &stmt_, nullptr);
+    : connection_(connection), what_(what) {
+  const int rc = sqlite3_prepare_v2(connection_.handle(), sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
   if (rc != SQLITE_OK) connection_.fail(rc, what_);
 }
 

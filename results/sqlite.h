@@ -59,7 +59,6 @@ class Statement {
  private:
   Connection& connection_;
   sqlite3_stmt* stmt_ = nullptr;
-  std::string sql_;
   std::string what_;
 };
 
