@@ -144,14 +144,13 @@ TrainResult Trainer::run(TrainObserver* observer) {
       result.message = fmt::format("test loss became {} at epoch {}", e.test.loss, e.epoch);
       break;
     }
+    e.seconds = seconds_since(epoch_start);
     result.epochs.push_back(e);
     if (best_of(result.epochs) == e.epoch) {
       result.best_epoch = e.epoch;
       if (!state_.best_values.defined()) state_.best_values = Tensor::zeros(params.values().shape(), params.dtype());
       state_.best_values.copy_from(params.values());
     }
-    e.seconds = seconds_since(epoch_start);
-    result.epochs.back().seconds = e.seconds;
     state_.epochs_done = e.epoch;
     state_.optimizer_steps = optimizer_.steps();
     state_.history = result.epochs;

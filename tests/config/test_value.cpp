@@ -7,20 +7,12 @@
 #include "config/value.h"
 #include "config/yaml.h"
 #include "core/error.h"
+#include "tests/support/test_util.h"
 
 namespace mad::config {
 namespace {
 
-// The message of the mad::Error thrown by `f`, or "" if none was thrown.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mad::testing::error_of;
 
 TEST(Value, TypedGettersAndDefaults) {
   const Value v = load_string("n: 16\nx: 0.25\nflag: true\nname: mamba\nsizes: [1, 2, 3]\n");

@@ -8,19 +8,12 @@
 
 #include "config/yaml.h"
 #include "core/error.h"
+#include "tests/support/test_util.h"
 
 namespace mad::config {
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mad::testing::error_of;
 
 TEST(Yaml, ScalarResolution) {
   EXPECT_EQ(parse_scalar("16").kind(), Value::Kind::Int);

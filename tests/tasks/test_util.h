@@ -4,42 +4,15 @@
 #include <filesystem>
 #include <string>
 
-#include <unistd.h>
-
-#include "core/error.h"
+#include "tests/support/test_util.h"
 
 namespace mad::tasks::testing {
 
-// The message of the mad::Error thrown by `f`, or "" if none was thrown.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mad::testing::error_of;
+using mad::testing::TempDir;
 
 inline std::filesystem::path fixtures_dir() {
   return std::filesystem::path(MAD_SOURCE_DIR) / "tests" / "tasks" / "fixtures";
 }
-
-// A fresh, empty directory under the system temp dir, removed when the object dies. The process id keeps
-// tests that ctest runs in parallel apart.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() /
-              ("mad_test_" + name + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace mad::tasks::testing
