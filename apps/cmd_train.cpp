@@ -14,6 +14,7 @@
 #include "config/canonical.h"
 #include "core/parallel.h"
 #include "models/backbone.h"
+#include "sweeps/train_run.h"
 #include "tasks/data_dir.h"
 #include "tasks/dataset.h"
 #include "tasks/task.h"
@@ -38,10 +39,6 @@ struct TrainOptions {
   bool json = false;
   bool quiet = false;
 };
-
-Tensor to_tensor(const tasks::TokenMatrix& m) {
-  return Tensor::from<int32_t>({m.rows, m.cols}, std::span<const int32_t>(m.data));
-}
 
 config::Value train_config_json(const TrainConfig& c) {
   config::Value v = config::Value::map();
@@ -83,18 +80,14 @@ void run_train(TrainOptions& o) {
     if (const auto warning = tasks::leakage_warning(dataset)) std::fprintf(stderr, "mad: warning: %s\n", warning->c_str());
   }
   const double data_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
-  const TrainData data{to_tensor(dataset.train.inputs), to_tensor(dataset.train.targets), to_tensor(dataset.test.inputs),
-                       to_tensor(dataset.test.targets)};
+  const TrainData data = sweeps::train_data(dataset);
 
   // The model: the task decides the backbone.
   MAD_CHECK(o.layers.empty() != o.arch_file.empty(), "give the architecture with --layers NAME... or --arch FILE (one of them)");
   const int64_t dim_override = o.dim_option->count() ? o.dim : 0;
   const models::ArchSpec spec = o.arch_file.empty() ? models::arch_from_names(o.layers, o.dim)
                                                     : models::arch_from_file(o.arch_file, models::builtin_layers(), dim_override);
-  const auto kind = tasks::task_info(settings.task).backbone == tasks::Backbone::Autoencoder
-                        ? models::BackboneKind::autoencoder
-                        : models::BackboneKind::language_model;
-  models::Model model(spec, kind, settings.vocab_size, data.train_inputs.dim(1));
+  models::Model model = sweeps::build_task_model(spec, settings);
   model.initialize(static_cast<uint64_t>(settings.seed));
   o.train.seed = static_cast<uint64_t>(settings.seed);
 

@@ -13,6 +13,7 @@ void register_commands(CLI::App& app) {
   setup_scores(app);
   setup_runs(app);
   setup_results(app);
+  setup_sweep(app);
 }
 
 }  // namespace mad::cli

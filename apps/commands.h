@@ -8,6 +8,12 @@ class App;
 
 namespace mad::cli {
 
+// Thrown by a command that has already said what happened and ends with a particular exit status
+// (e.g. 130 after Ctrl-C); main returns `code` without printing anything more.
+struct ExitStatus {
+  int code = 1;
+};
+
 void register_commands(CLI::App& app);
 
 void setup_demo(CLI::App& app);
@@ -18,5 +24,6 @@ void setup_train(CLI::App& app);
 void setup_scores(CLI::App& app);
 void setup_runs(CLI::App& app);
 void setup_results(CLI::App& app);
+void setup_sweep(CLI::App& app);
 
 }  // namespace mad::cli

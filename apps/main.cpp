@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     // One line naming the problem; --help explains the rest.
     std::fprintf(stderr, "mad: error: %s (see 'mad --help')\n", e.what());
     return 2;
+  } catch (const mad::cli::ExitStatus& e) {
+    return e.code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mad: error: %s\n", e.what());
     return 1;

@@ -26,6 +26,7 @@ Provenance this_process(int64_t threads) {
   p.threads = threads;
   char host[256] = {};
   p.host = gethostname(host, sizeof(host) - 1) == 0 ? host : "unknown";
+  p.pid = getpid();
   p.started_at = utc_timestamp();
   return p;
 }

@@ -74,6 +74,7 @@ struct Provenance {
   std::string host;
   std::string started_at;    // ISO 8601 UTC, e.g. 2024-05-01T12:00:00Z
   std::string finished_at;   // empty while running
+  int64_t pid = 0;           // the recording process (a sweep runner's claim is checked against it)
 };
 
 struct RunRecord {

@@ -65,6 +65,15 @@ void insert_sweep_if_missing(Connection& db, const std::string& sweep) {
   s.bind_all(sweep, utc_timestamp()).run();
 }
 
+void add_membership(Connection& db, const std::string& sweep, const std::string& key) {
+  insert_sweep_if_missing(db, sweep);
+  Statement member(db, "INSERT OR IGNORE INTO sweep_runs (sweep, run_key) VALUES (?1, ?2)");
+  member.bind_all(sweep, key).run();
+}
+
+// Writes `run` inside the caller's transaction (see record_run); returns whether its run row is new.
+bool write_run(Connection& db, const RunRecord& run);
+
 }  // namespace
 
 ResultsDb::ResultsDb(std::unique_ptr<Connection> connection) : db_(std::move(connection)) {}
@@ -106,13 +115,42 @@ ResultsDb ResultsDb::open(const std::string& path, Access access, int busy_timeo
 
 bool ResultsDb::record_run(const RunRecord& run) {
   check_record(run);
-  Connection& db = *db_;
+  Transaction transaction(*db_);
+  const bool inserted = write_run(*db_, run);
+  transaction.commit();
+  return inserted;
+}
+
+ResultsDb::Claim ResultsDb::claim_run(const RunRecord& run, const HolderAlive& holder_alive) {
+  MAD_CHECK(run.status == RunStatus::running, "claim_run: the claim must have status running");
+  check_record(run);
+  const std::string key = results::run_key(run);
+  Transaction transaction(*db_);
+  Statement seen(*db_, "SELECT status, host, coalesce(pid, 0) FROM runs WHERE key = ?1");
+  seen.bind_all(key);
+  if (seen.step()) {
+    const RunStatus status = status_from_name(seen.text(0));
+    if (is_final(status)) {
+      if (!run.sweep.empty()) add_membership(*db_, run.sweep, key);
+      transaction.commit();
+      return Claim::done;
+    }
+    if (status == RunStatus::running && holder_alive(seen.text(1), seen.int64(2))) return Claim::taken;
+  }
+  seen.reset();
+  write_run(*db_, run);
+  transaction.commit();
+  return Claim::claimed;
+}
+
+namespace {
+
+bool write_run(Connection& db, const RunRecord& run) {
   const config::Value identity = run_config(run.architecture.spec, run.task_settings, run.training);
   const std::string key = config::canonical_hash(identity);
   const std::string arch_hash = config::canonical_hash(run.architecture.spec);
   const std::string setting_hash = config::canonical_hash(run.task_settings);
 
-  Transaction transaction(db);
   if (!run.sweep.empty()) insert_sweep_if_missing(db, run.sweep);
   Statement arch(db,
                  "INSERT OR IGNORE INTO architectures (hash, name, spec, params, state_size, fixed_state) "
@@ -129,13 +167,13 @@ bool ResultsDb::record_run(const RunRecord& run) {
   Statement insert(db,
                    "INSERT OR IGNORE INTO runs (key, sweep, architecture, task_setting, lr, weight_decay, epochs, "
                    "batch_size, seed, config, status, code_version, build_flags, threads, host, started_at, "
-                   "finished_at, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-                   "?17, ?18)");
+                   "finished_at, error, pid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                   "?16, ?17, ?18, ?19)");
   const TrainingSettings& t = run.training;
   const Provenance& p = run.provenance;
   insert.bind_all(key, optional_text(run.sweep), arch_hash, setting_hash, t.lr, t.weight_decay, t.epochs, t.batch_size,
                   t.seed, config::canonical(identity), status_name(run.status), p.code_version, p.build_flags,
-                  p.threads, p.host, p.started_at, optional_text(p.finished_at), optional_text(run.error));
+                  p.threads, p.host, p.started_at, optional_text(p.finished_at), optional_text(run.error), p.pid);
   insert.run();
   const bool inserted = db.changes() == 1;
 
@@ -165,13 +203,11 @@ bool ResultsDb::record_run(const RunRecord& run) {
       epoch.reset();
     }
   }
-  if (!run.sweep.empty()) {
-    Statement member(db, "INSERT OR IGNORE INTO sweep_runs (sweep, run_key) VALUES (?1, ?2)");
-    member.bind_all(run.sweep, key).run();
-  }
-  transaction.commit();
+  if (!run.sweep.empty()) add_membership(db, run.sweep, key);
   return inserted;
 }
+
+}  // namespace
 
 void ResultsDb::record_sweep(const std::string& name, const config::Value& spec) {
   MAD_CHECK(!name.empty(), "record_sweep: the sweep has no name");
@@ -189,9 +225,7 @@ void ResultsDb::add_to_sweep(const std::string& sweep, const std::string& key) {
   Statement exists(*db_, "SELECT count(*) FROM runs WHERE key = ?1");
   exists.bind_all(key);
   MAD_CHECK(exists.step() && exists.int64(0) == 1, "{}: add_to_sweep: no run with key {}", path(), key);
-  insert_sweep_if_missing(*db_, sweep);
-  Statement member(*db_, "INSERT OR IGNORE INTO sweep_runs (sweep, run_key) VALUES (?1, ?2)");
-  member.bind_all(sweep, key).run();
+  add_membership(*db_, sweep, key);
   transaction.commit();
 }
 
@@ -221,7 +255,7 @@ SELECT r.key, r.architecture, r.task_setting, coalesce(r.sweep, ''), a.name, a.s
        coalesce(r.error, ''), m.run_key IS NOT NULL, m.best_epoch, m.epochs_run, m.seconds,
        m.train_loss, m.train_ppl, m.train_acc, m.train_token_acc,
        m.test_loss, m.test_ppl, m.test_acc, m.test_token_acc,
-       m.last_test_loss, m.last_test_ppl, m.last_test_acc, m.last_test_token_acc
+       m.last_test_loss, m.last_test_ppl, m.last_test_acc, m.last_test_token_acc, coalesce(r.pid, 0)
 FROM runs r
 JOIN architectures a ON a.hash = r.architecture
 JOIN task_settings t ON t.hash = r.task_setting
@@ -255,7 +289,7 @@ ORDER BY r.started_at, r.key)sql");
     run.task_settings = parse_once(r.setting_hash, s.text(9));
     run.training = TrainingSettings{s.real(10), s.real(11), s.int64(12), s.int64(13), s.int64(14)};
     run.status = status_from_name(s.text(15));
-    run.provenance = Provenance{s.text(16), s.text(17), s.int64(18), s.text(19), s.text(20), s.text(21)};
+    run.provenance = Provenance{s.text(16), s.text(17), s.int64(18), s.text(19), s.text(20), s.text(21), s.int64(39)};
     run.error = s.text(22);
     if (s.int64(23) != 0) {
       FinalMetrics f;

@@ -12,6 +12,7 @@
 // nothing. Every error is one line naming the file and the fix.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,15 @@ class ResultsDb {
   // replaced. Throws mad::Error for an inconsistent record (e.g. completed without final metrics) and
   // for database errors, leaving the database as it was.
   bool record_run(const RunRecord& run);
+  // A sweep runner's claim on a run before it trains it, so that concurrent runners on one database do
+  // not train the same run twice. In one transaction: when `run`'s key has a final record, the run only
+  // joins run.sweep and the result is `done`; when it has a running record whose holder (host, pid) is
+  // alive, nothing changes and the result is `taken`; otherwise `run` (status running, provenance with
+  // this process's host and pid) is recorded, replacing a failed or abandoned record: `claimed`. The
+  // claimer later records the run's outcome with record_run, which replaces the claim.
+  enum class Claim { claimed, done, taken };
+  using HolderAlive = std::function<bool(const std::string& host, int64_t pid)>;
+  Claim claim_run(const RunRecord& run, const HolderAlive& holder_alive);
   // Stores a sweep's spec (canonical JSON), replacing the one recorded before under `name`.
   void record_sweep(const std::string& name, const config::Value& spec);
   // Makes the recorded run `key` a member of `sweep` as well (a sweep reusing another sweep's run).

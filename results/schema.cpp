@@ -114,6 +114,11 @@ JOIN architectures a ON a.hash = r.architecture
 JOIN task_settings s ON s.hash = r.task_setting
 LEFT JOIN run_metrics m ON m.run_key = r.key;
 )sql"},
+    {2, R"sql(
+-- The process id of the runner that holds a 'running' claim (with runs.host): a later runner on the same
+-- host retries a claim whose process is gone. NULL for runs recorded by schema version 1.
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+)sql"},
 };
 
 }  // namespace

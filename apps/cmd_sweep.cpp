@@ -1,0 +1,161 @@
+// `mad sweep plan SPEC` and `mad sweep run SPEC --db FILE`: expand a sweep spec (configs/sweeps/) into
+// training runs and estimate their cost; run them into a results database, resumably and in parallel.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "apps/commands.h"
+#include "config/canonical.h"
+#include "sweeps/runner.h"
+#include "sweeps/sweep_plan.h"
+
+namespace mad::cli {
+namespace {
+
+struct SweepOptions {
+  std::string spec_file;
+  std::string shard = "1/1";
+  bool json = false;
+  sweeps::RunnerOptions runner;
+};
+
+int cores() { return static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))); }
+
+std::string hours_text(double seconds) {
+  if (seconds < 3600) return fmt::format("{:.0f} min", std::max(1.0, seconds / 60));
+  return fmt::format("{:.1f} h", seconds / 3600);
+}
+
+void run_plan(const SweepOptions& o) {
+  const sweeps::SweepSpec spec = sweeps::load_sweep(o.spec_file);
+  const std::vector<sweeps::PlannedRun> all = sweeps::plan_sweep(spec);
+  const std::vector<sweeps::PlannedRun> runs = sweeps::shard_of(all, sweeps::parse_shard(o.shard));
+  const int threads = o.runner.threads_per_run;
+  const int jobs = std::max(1, o.runner.jobs > 0 ? o.runner.jobs : cores() / threads);
+
+  // Per task: settings, runs and estimated seconds (one worker).
+  struct TaskLine {
+    std::set<std::string> settings;
+    int64_t runs = 0;
+    double seconds = 0;
+  };
+  std::map<std::string, TaskLine> per_task;
+  std::vector<std::string> task_order;
+  double total_seconds = 0;
+  for (const sweeps::PlannedRun& run : runs) {
+    const std::string task(tasks::task_info(run.settings.task).name);
+    if (!per_task.contains(task)) task_order.push_back(task);
+    TaskLine& line = per_task[task];
+    line.settings.insert(config::canonical(tasks::to_config(run.settings)));
+    ++line.runs;
+    const double seconds = sweeps::estimated_seconds(run.flops, threads);
+    line.seconds += seconds;
+    total_seconds += seconds;
+  }
+
+  if (o.json) {
+    config::Value out = config::Value::map();
+    out.set("sweep", spec.name);
+    out.set("runs", config::Value(static_cast<int64_t>(runs.size())));
+    out.set("runs_in_sweep", config::Value(static_cast<int64_t>(all.size())));
+    out.set("estimated_seconds", total_seconds);
+    out.set("jobs", config::Value(jobs));
+    config::Value task_map = config::Value::map();
+    for (const std::string& task : task_order) {
+      config::Value t = config::Value::map();
+      t.set("settings", config::Value(static_cast<int64_t>(per_task[task].settings.size())));
+      t.set("runs", config::Value(per_task[task].runs));
+      t.set("estimated_seconds", per_task[task].seconds);
+      task_map.set(task, t);
+    }
+    out.set("tasks", task_map);
+    fmt::print("{}\n", config::canonical(out));
+    return;
+  }
+
+  fmt::print("sweep {}: {} architecture(s) x {} task setting(s) x {} lr x {} weight decay = {} runs{}\n", spec.name,
+             spec.architectures.size(), spec.settings.size(), spec.lrs.size(), spec.weight_decays.size(), all.size(),
+             runs.size() == all.size() ? "" : fmt::format(" (shard {}: {} runs)", o.shard, runs.size()));
+  fmt::print("training: up to {} epochs, batch {}, lr {}, weight decay {}\n", spec.epochs, spec.batch_size,
+             fmt::join(spec.lrs, " "), fmt::join(spec.weight_decays, " "));
+  fmt::print("\n{:<20} {:<56} {:>10} {:>10}\n", "architecture", "layers", "params", "state");
+  for (const sweeps::SweepArchitecture& a : spec.architectures) {
+    const sweeps::ArchitectureFacts facts = sweeps::architecture_facts(a.spec, spec.settings.front());
+    fmt::print("{:<20} {:<56} {:>10} {:>10}{}\n", a.name, models::arch_summary(a.spec), facts.params, facts.state_size,
+               facts.fixed_state ? "" : " (grows with L)");
+  }
+  fmt::print("(params without embeddings and state floats per sequence, at {})\n",
+             sweeps::setting_label(spec.settings.front()));
+  fmt::print("\n{:<26} {:>9} {:>7} {:>14}\n", "task", "settings", "runs", "estimate");
+  for (const std::string& task : task_order)
+    fmt::print("{:<26} {:>9} {:>7} {:>14}\n", task, per_task[task].settings.size(), per_task[task].runs,
+               hours_text(per_task[task].seconds));
+  fmt::print("\ntotal: {} runs, at most {} of training at {} thread(s) per run; {} with {} worker(s)\n", runs.size(),
+             hours_text(total_seconds), threads, hours_text(total_seconds / jobs), jobs);
+  fmt::print("(an upper bound: every run for all {} epochs; early stopping at test accuracy > 0.999 shortens many)\n",
+             spec.epochs);
+}
+
+void run_run(SweepOptions& o) {
+  const sweeps::SweepSpec spec = sweeps::load_sweep(o.spec_file);
+  const std::vector<sweeps::PlannedRun> all = sweeps::plan_sweep(spec);
+  const std::vector<sweeps::PlannedRun> runs = sweeps::shard_of(all, sweeps::parse_shard(o.shard));
+  if (o.runner.jobs <= 0) o.runner.jobs = std::max(1, cores() / o.runner.threads_per_run);
+  const sweeps::RunnerReport r = sweeps::run_sweep(spec, runs, o.runner);
+  fmt::print("sweep {}{}: {} runs: {} trained ({} completed, {} diverged), {} failed, {} already done, {} left to another "
+             "runner; {:.0f} s\n",
+             spec.name, runs.size() == all.size() ? "" : fmt::format(" (shard {} of {} runs)", o.shard, all.size()),
+             r.planned, r.completed + r.diverged, r.completed, r.diverged, r.failed, r.already_done, r.taken,
+             r.seconds);
+  if (r.interrupted) {
+    fmt::print("interrupted: run the same command again to resume\n");
+    throw ExitStatus{130};
+  }
+  if (r.failed > 0) {
+    fmt::print("some runs failed: 'mad runs --db {} --status failed' shows why; running the sweep again retries them\n",
+               o.runner.db);
+    throw ExitStatus{1};
+  }
+  fmt::print("scores: mad scores --db {} --sweep {}\n", o.runner.db, spec.name);
+}
+
+}  // namespace
+
+void setup_sweep(CLI::App& app) {
+  auto o = std::make_shared<SweepOptions>();
+  o->runner.jobs = 0;  // 0: cores / threads per run
+  CLI::App* sweep = app.add_subcommand("sweep", "Plan and run sweeps: architectures x task settings x lr x weight decay "
+                                                "(specs in configs/sweeps/).");
+  sweep->require_subcommand(1);
+
+  CLI::App* plan = sweep->add_subcommand(
+      "plan", "Print how many runs a sweep spec expands to and an estimate of the time they need.\n"
+              "Example: mad sweep plan configs/sweeps/mad-transformer.yml");
+  plan->add_option("spec", o->spec_file, "sweep spec (YAML)")->required();
+  plan->add_option("--shard", o->shard, "only the i-th of N deterministic slices of the runs, e.g. 2/8")->capture_default_str();
+  plan->add_option("--jobs", o->runner.jobs, "workers the time estimate assumes (default: cores / threads per run)");
+  plan->add_option("--threads-per-run", o->runner.threads_per_run, "threads of each run")->capture_default_str();
+  plan->add_flag("--json", o->json, "print the plan as one JSON object");
+  plan->callback([o] { run_plan(*o); });
+
+  CLI::App* run = sweep->add_subcommand(
+      "run", "Run a sweep into a SQLite results database. Runs already recorded are skipped, so running the\n"
+             "same command again resumes an interrupted sweep; concurrent runners share the database safely.\n"
+             "Example: mad sweep run configs/sweeps/quick.yml --db quick.db && mad scores --db quick.db");
+  run->add_option("spec", o->spec_file, "sweep spec (YAML)")->required();
+  run->add_option("--db", o->runner.db, "results database (created when missing)")->required();
+  run->add_option("--jobs", o->runner.jobs, "runs trained at once, each in its own process (default: cores / threads per run)");
+  run->add_option("--threads-per-run", o->runner.threads_per_run, "threads of each run")->capture_default_str();
+  run->add_option("--shard", o->shard, "run only the i-th of N deterministic slices of the runs (one per machine), e.g. 2/8")
+      ->capture_default_str();
+  run->add_flag("--reclaim", o->runner.reclaim,
+                "retry runs left 'running' by a runner on another host (use when that host died)");
+  run->add_flag("--quiet", o->runner.quiet, "no progress output");
+  run->callback([o] { run_run(*o); });
+}
+
+}  // namespace mad::cli

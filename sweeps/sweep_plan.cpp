@@ -1,0 +1,114 @@
+#include "sweeps/sweep_plan.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "core/error.h"
+#include "models/backbone.h"
+#include "config/canonical.h"
+#include "results/run_key.h"
+#include "sweeps/train_run.h"
+#include "tasks/protocol_grid.h"
+#include "tasks/settings.h"
+
+namespace mad::sweeps {
+namespace {
+
+// Floating-point operations of one epoch and the final re-evaluation, as an upper bound on a run's cost:
+// forward = 2 * params per token (every weight is one multiply-add) + 2 * L * D per token per sequence
+// mixer whose state grows with L (causal softmax attention: half of the 4 * L * D of QK^T and AV);
+// training = 3 * forward (backward is twice the forward).
+double run_flops(const ArchitectureFacts& facts, int64_t dim, const tasks::TaskSettings& s, int64_t epochs) {
+  const double length = static_cast<double>(tasks::sequence_length(s));
+  const double forward_per_token = 2.0 * static_cast<double>(facts.params) +
+                                   2.0 * length * static_cast<double>(dim * facts.growing_layers);
+  const double train_tokens = static_cast<double>(s.num_train_examples) * length;
+  const double test_tokens = static_cast<double>(s.num_test_examples) * length;
+  const double per_epoch = forward_per_token * (3.0 * train_tokens + test_tokens);
+  return static_cast<double>(epochs) * per_epoch + forward_per_token * train_tokens;
+}
+
+}  // namespace
+
+ArchitectureFacts architecture_facts(const models::ArchSpec& spec, const tasks::TaskSettings& settings) {
+  const models::Model model = build_task_model(spec, settings);
+  ArchitectureFacts facts{model.params_without_embeddings(), 0, true, 0};
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const models::StateSize state = model.layer_state(i);
+    facts.state_size += state.floats;
+    facts.fixed_state = facts.fixed_state && state.fixed;
+    facts.growing_layers += state.fixed ? 0 : 1;
+  }
+  return facts;
+}
+
+std::vector<PlannedRun> plan_sweep(const SweepSpec& spec) {
+  std::vector<PlannedRun> runs;
+  std::vector<config::Value> arch_configs;
+  for (const SweepArchitecture& a : spec.architectures) arch_configs.push_back(models::to_config(a.spec));
+  for (const tasks::TaskSettings& settings : spec.settings) {
+    const config::Value task_config = tasks::to_config(settings);
+    // Facts depend on the architecture and the task's shape, not on lr or weight decay.
+    std::vector<double> flops;
+    for (const SweepArchitecture& a : spec.architectures)
+      flops.push_back(run_flops(architecture_facts(a.spec, settings), a.spec.dim, settings, spec.epochs));
+    for (double lr : spec.lrs) {
+      for (double wd : spec.weight_decays) {
+        for (size_t a = 0; a < spec.architectures.size(); ++a) {
+          PlannedRun run;
+          run.architecture = a;
+          run.settings = settings;
+          run.training = results::TrainingSettings{lr, wd, spec.epochs, spec.batch_size, settings.seed};
+          run.key = results::run_key(arch_configs[a], task_config, run.training);
+          run.flops = flops[a];
+          runs.push_back(std::move(run));
+        }
+      }
+    }
+  }
+  return runs;
+}
+
+std::string setting_label(const tasks::TaskSettings& settings) {
+  const config::Value value = tasks::to_config(settings);
+  const config::Value baseline = tasks::to_config(tasks::protocol_grid(settings.task).baseline);
+  std::string label(tasks::task_info(settings.task).name);
+  bool differs = false;
+  for (const auto& [key, v] : value.as_map()) {
+    if (v == baseline.at(key)) continue;
+    label += fmt::format(" {}={}", key, config::canonical(v));
+    differs = true;
+  }
+  return differs ? label : label + " (baseline)";
+}
+
+Shard parse_shard(const std::string& text) {
+  Shard shard;
+  const size_t slash = text.find('/');
+  const auto parse = [&](std::string_view part, int& out) {
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), out);
+    return error == std::errc() && end == part.data() + part.size();
+  };
+  const bool ok = slash != std::string::npos && parse(std::string_view(text).substr(0, slash), shard.index) &&
+                  parse(std::string_view(text).substr(slash + 1), shard.count) && shard.count >= 1 &&
+                  shard.index >= 1 && shard.index <= shard.count;
+  MAD_CHECK(ok, "--shard '{}': give i/N with 1 <= i <= N, e.g. --shard 2/8", text);
+  return shard;
+}
+
+std::vector<PlannedRun> shard_of(std::span<const PlannedRun> runs, Shard shard) {
+  std::vector<PlannedRun> out;
+  for (size_t i = static_cast<size_t>(shard.index - 1); i < runs.size(); i += static_cast<size_t>(shard.count))
+    out.push_back(runs[i]);
+  return out;
+}
+
+double estimated_seconds(double flops, int threads) {
+  constexpr double kFlopsPerSecondPerThread = 28e9;
+  constexpr double kSecondThreadEfficiency = 0.7;  // 1.6 s -> 1.1 s per step from 1 to 2 threads
+  const double speed = 1.0 + kSecondThreadEfficiency * (threads - 1);
+  return flops / (kFlopsPerSecondPerThread * speed);
+}
+
+}  // namespace mad::sweeps

@@ -1,0 +1,52 @@
+// A sweep expanded into training runs, each with its deterministic key (results/run_key.h), and the
+// slice of them one machine runs (--shard i/N).
+//
+// Order: task settings in spec order (task by task), then seed, lr, weight decay, and architecture
+// innermost, so that a partial sweep already compares the architectures on the same settings.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "results/record.h"
+#include "sweeps/sweep_spec.h"
+
+namespace mad::sweeps {
+
+struct PlannedRun {
+  std::string key;           // results::run_key of the run
+  size_t architecture = 0;   // index into SweepSpec::architectures
+  tasks::TaskSettings settings;
+  results::TrainingSettings training;
+  double flops = 0;          // upper-bound training + evaluation cost (all epochs, no early stop)
+};
+
+// What the plan knows about an architecture at one task's shape.
+struct ArchitectureFacts {
+  int64_t params = 0;      // without the token embedding
+  int64_t state_size = 0;  // floats per sequence, summed over the layers (mad-protocol.md section 7)
+  bool fixed_state = true;
+  int64_t growing_layers = 0;  // layers whose state grows with the sequence (softmax attention)
+};
+ArchitectureFacts architecture_facts(const models::ArchSpec& spec, const tasks::TaskSettings& settings);
+
+std::vector<PlannedRun> plan_sweep(const SweepSpec& spec);
+
+// The task and the settings that differ from its protocol baseline: "in-context-recall seq_len=256",
+// "memorization (baseline)".
+std::string setting_label(const tasks::TaskSettings& settings);
+
+// "i/N" with 1 <= i <= N. Shard i of N takes the runs at positions i-1, i-1+N, ... of the plan: the N
+// shards partition the plan, and each gets a similar mix of tasks and architectures.
+struct Shard {
+  int index = 1, count = 1;
+};
+Shard parse_shard(const std::string& text);
+std::vector<PlannedRun> shard_of(std::span<const PlannedRun> runs, Shard shard);
+
+// Seconds a run of `flops` is expected to take at `threads` threads: the training throughput measured on
+// the reference machine (docs/platform.md), about 28 GFLOP/s per thread for the MAD transformer.
+double estimated_seconds(double flops, int threads);
+
+}  // namespace mad::sweeps

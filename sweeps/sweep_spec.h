@@ -1,0 +1,55 @@
+// Sweep specs: which architectures to train on which task settings with which training settings.
+//
+//   name: quick                                   # the sweep's name in the results database
+//   architectures:                                # display name -> architecture (at least one)
+//     transformer: [mh-attention, swiglu, mh-attention, swiglu]     # a layer list (dim 128)
+//     small: {dim: 64, layers: [{type: mh-attention, n_heads: 4}, swiglu]}  # a spec (models/arch_spec.h)
+//     mine: {file: ../archs/mine.yml}             # a spec file, relative to this file
+//   tasks: [in-context-recall, selective-copying] # names or shorthands (CR, FR, NR, SC, C, M); default all six
+//   protocol: mad                                 # mad: the full grid of mad-protocol.md section 2 (default);
+//                                                 # baselines: each task's baseline only
+//   settings:                                     # instead of protocol: explicit settings, each on top of
+//     - {task: in-context-recall, seq_len: 256}   #   its task's baseline
+//   task_overrides: {num_train_examples: 1280}    # applied to every setting (quick studies)
+//   lr: [1.0e-4, 5.0e-4, 1.0e-3]                  # default: the protocol's grid
+//   weight_decay: [0.0, 0.1]                      # default: the protocol's grid
+//   epochs: 200                                   # default 200 (early stop at test accuracy > 0.999)
+//   batch_size: 128
+//   seeds: [12345]                                # data, initialisation and shuffling seed of each run
+//
+// Every key is checked: an unknown key, an unknown layer, task or setting, an empty list or an invalid
+// setting is an error naming the file, line and the fix.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config/value.h"
+#include "models/arch_spec.h"
+#include "tasks/settings.h"
+
+namespace mad::sweeps {
+
+struct SweepArchitecture {
+  std::string name;  // display name (the spec's key)
+  models::ArchSpec spec;
+};
+
+struct SweepSpec {
+  std::string name;
+  std::vector<SweepArchitecture> architectures;
+  std::vector<tasks::TaskSettings> settings;  // resolved and validated, without duplicates, task by task
+  std::vector<double> lrs = {1e-4, 5e-4, 1e-3};
+  std::vector<double> weight_decays = {0.0, 0.1};
+  std::vector<int64_t> seeds = {12345};
+  int64_t epochs = 200;
+  int64_t batch_size = 128;
+  config::Value document;  // the spec as resolved (architectures expanded), stored with the sweep
+};
+
+// `base_dir` resolves `file:` architecture paths.
+SweepSpec sweep_from_config(const config::Value& document, const std::filesystem::path& base_dir);
+SweepSpec load_sweep(const std::filesystem::path& file);
+
+}  // namespace mad::sweeps

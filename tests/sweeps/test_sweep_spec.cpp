@@ -1,0 +1,123 @@
+// Sweep specs: the shipped specs expand to the protocol's counts, defaults are the protocol's, and every
+// kind of malformed spec is a one-line error naming the problem.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "config/yaml.h"
+#include "tests/support/test_util.h"
+#include "sweeps/sweep_plan.h"
+
+namespace mad::sweeps {
+namespace {
+
+using testing::error_of;
+
+const std::filesystem::path kSweeps = std::filesystem::path(MAD_SOURCE_DIR) / "configs" / "sweeps";
+
+SweepSpec parse(const std::string& yaml) { return sweep_from_config(config::load_string(yaml, "spec.yml"), "."); }
+
+TEST(SweepSpec, FullProtocolForOneArchitectureIs396Runs) {
+  const SweepSpec spec = load_sweep(kSweeps / "mad-transformer.yml");
+  EXPECT_EQ(spec.settings.size(), 66u);
+  EXPECT_EQ(plan_sweep(spec).size(), 396u);
+}
+
+TEST(SweepSpec, QuickDemoIsTwoArchitecturesOnTheSixBaselines) {
+  const SweepSpec spec = load_sweep(kSweeps / "quick.yml");
+  ASSERT_EQ(spec.architectures.size(), 2u);
+  ASSERT_EQ(spec.settings.size(), 6u);
+  std::set<tasks::TaskId> tasks_seen;
+  for (const tasks::TaskSettings& s : spec.settings) tasks_seen.insert(s.task);
+  EXPECT_EQ(tasks_seen.size(), 6u);
+  EXPECT_EQ(plan_sweep(spec).size(), 12u);
+}
+
+TEST(SweepSpec, DefaultsAreTheProtocols) {
+  const SweepSpec spec = parse("name: s\narchitectures: {t: [mh-attention, swiglu]}\n");
+  EXPECT_EQ(spec.lrs, (std::vector<double>{1e-4, 5e-4, 1e-3}));
+  EXPECT_EQ(spec.weight_decays, (std::vector<double>{0.0, 0.1}));
+  EXPECT_EQ(spec.seeds, (std::vector<int64_t>{12345}));
+  EXPECT_EQ(spec.epochs, 200);
+  EXPECT_EQ(spec.batch_size, 128);
+  EXPECT_EQ(spec.settings.size(), 66u);
+  EXPECT_EQ(spec.architectures[0].spec.dim, 128);
+}
+
+TEST(SweepSpec, BaselinesTasksShorthandsSeedsAndOverrides) {
+  const SweepSpec spec = parse(
+      "name: s\narchitectures: {t: [swiglu]}\ntasks: [CR, memorization]\nprotocol: baselines\n"
+      "task_overrides: {num_test_examples: 64}\nseeds: [1, 2]\n");
+  ASSERT_EQ(spec.settings.size(), 4u);  // 2 baselines x 2 seeds
+  EXPECT_EQ(spec.settings[0].task, tasks::TaskId::InContextRecall);
+  EXPECT_EQ(spec.settings[0].seed, 1);
+  EXPECT_EQ(spec.settings[1].seed, 2);
+  EXPECT_EQ(spec.settings[3].task, tasks::TaskId::Memorization);
+  for (const auto& s : spec.settings) EXPECT_EQ(s.num_test_examples, 64);
+}
+
+TEST(SweepSpec, OverridesThatMakeSettingsEqualRunThemOnce) {
+  // The in-context-recall grid varies num_train_examples over 5 values; overriding it leaves 7 settings.
+  const SweepSpec spec = parse("name: s\narchitectures: {t: [swiglu]}\ntasks: [in-context-recall]\n"
+                               "task_overrides: {num_train_examples: 100}\n");
+  EXPECT_EQ(spec.settings.size(), 11u - 4u);
+}
+
+TEST(SweepSpec, ExplicitSettingsStartFromTheTaskBaseline) {
+  const SweepSpec spec = parse("name: s\narchitectures: {t: [swiglu]}\n"
+                               "settings: [{task: noisy-in-context-recall, seq_len: 256}]\n");
+  ASSERT_EQ(spec.settings.size(), 1u);
+  EXPECT_EQ(spec.settings[0].seq_len, 256);
+  EXPECT_EQ(spec.settings[0].noise_vocab_size, 16);  // from the noisy task's baseline
+  EXPECT_EQ(setting_label(spec.settings[0]), "noisy-in-context-recall seq_len=256");
+}
+
+TEST(SweepSpec, ArchitecturesFromListsSpecsAndFiles) {
+  testing::TempDir dir("sweep_spec_files");
+  {
+    std::ofstream f(dir.file("arch.yml"));
+    f << "dim: 64\nlayers: [{type: mh-attention, n_heads: 4}, swiglu]\n";
+  }
+  const SweepSpec spec = sweep_from_config(
+      config::load_string("name: s\narchitectures:\n  a: [swiglu]\n  b: {dim: 32, layers: [mlp]}\n  c: {file: arch.yml}\n",
+                          "spec.yml"),
+      dir.path());
+  ASSERT_EQ(spec.architectures.size(), 3u);
+  EXPECT_EQ(spec.architectures[1].spec.dim, 32);
+  EXPECT_EQ(spec.architectures[2].spec.dim, 64);
+  EXPECT_EQ(spec.architectures[2].name, "c");
+  EXPECT_EQ(spec.architectures[2].spec.layers[0].config.get<int64_t>("n_heads"), 4);
+}
+
+TEST(SweepSpec, MalformedSpecsAreErrorsNamingTheProblem) {
+  const std::string arch = "architectures: {t: [swiglu]}\n";
+  const std::pair<std::string, std::string> cases[] = {
+      {"name: s\n" + arch + "epoch: 3\n", "epoch"},                       // unknown key (typo)
+      {"name: s\narchitectures: {t: [swiglu, nope]}\n", "nope"},          // unknown layer
+      {"name: s\narchitectures: {t: {layers: [swiglu], width: 3}}\n", "width"},  // unknown architecture field
+      {"name: s\narchitectures: {}\n", "at least one"},                   // no architecture
+      {"name: s\n" + arch + "lr: []\n", "'lr' is empty"},                 // empty grid
+      {"name: s\n" + arch + "weight_decay: []\n", "'weight_decay' is empty"},
+      {"name: s\n" + arch + "tasks: [recall]\n", "unknown task 'recall'"},
+      {"name: s\n" + arch + "protocol: full\n", "unknown protocol 'full'"},
+      {"name: s\n" + arch + "settings: [{task: in-context-recall, seq_len: 3}]\n", "seq_len"},  // invalid setting
+      {"name: s\n" + arch + "protocol: mad\nsettings: [{task: compression}]\n", "not both"},
+      {"name: s\n" + arch + "task_overrides: {seed: 3}\n", "use 'seeds'"},
+      {"name: s\n" + arch + "epochs: 0\n", "epochs must be positive"},
+      {arch, "name"},  // no name
+  };
+  for (const auto& [yaml, fragment] : cases) {
+    const std::string message = error_of([&] { parse(yaml); });
+    EXPECT_NE(message.find(fragment), std::string::npos) << yaml << " -> '" << message << "'";
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
+TEST(SweepSpec, ErrorsNameTheSpecFileAndLine) {
+  const std::string message = error_of([] { parse("name: s\narchitectures: {t: [swiglu]}\nlr: []\n"); });
+  EXPECT_NE(message.find("spec.yml:3"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace mad::sweeps
