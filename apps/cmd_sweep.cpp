@@ -1,16 +1,22 @@
 // `mad sweep plan SPEC` and `mad sweep run SPEC --db FILE`: expand a sweep spec (configs/sweeps/) into
-// training runs and estimate their cost; run them into a results database, resumably and in parallel.
+// training runs and estimate their cost; run them into a results database, resumably and in parallel,
+// locally or as a Slurm job array; `mad sweep status` shows where a sweep stands.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
 #include "apps/commands.h"
 #include "config/canonical.h"
+#include "results/results_db.h"
 #include "sweeps/runner.h"
+#include "sweeps/slurm.h"
 #include "sweeps/sweep_plan.h"
 
 namespace mad::cli {
@@ -19,9 +25,18 @@ namespace {
 struct SweepOptions {
   std::string spec_file;
   std::string shard = "1/1";
+  std::string only_keys;
+  std::string backend = "local";
   bool json = false;
   sweeps::RunnerOptions runner;
+  sweeps::SlurmOptions slurm;
 };
+
+// The runs `mad sweep run` and `mad sweep status` work on: the plan, restricted to a keys file, sharded.
+std::vector<sweeps::PlannedRun> selected_runs(const SweepOptions& o, const std::vector<sweeps::PlannedRun>& all) {
+  const std::vector<sweeps::PlannedRun> listed = o.only_keys.empty() ? all : sweeps::only_keys(all, o.only_keys);
+  return sweeps::shard_of(listed, sweeps::parse_shard(o.shard));
+}
 
 int cores() { return static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))); }
 
@@ -100,10 +115,32 @@ void run_plan(const SweepOptions& o) {
              spec.epochs);
 }
 
+void run_slurm(SweepOptions& o, const sweeps::SweepSpec& spec, const std::vector<sweeps::PlannedRun>& runs) {
+  o.slurm.db = o.runner.db;
+  o.slurm.spec_file = o.spec_file;
+  o.slurm.mad = std::filesystem::read_symlink("/proc/self/exe");
+  const sweeps::SlurmSubmission s = sweeps::submit_to_slurm(spec, runs, o.slurm);
+  if (s.runs == 0) {
+    fmt::print("sweep {}: every run is in {} already; nothing to submit\n", spec.name, o.runner.db);
+    return;
+  }
+  fmt::print("sweep {}: {} missing run(s) in {} array task(s) x {} cpu(s); job directory {}\n", spec.name, s.runs,
+             s.array_size, o.slurm.cpus_per_task, s.directory.string());
+  if (!o.slurm.submit) {
+    fmt::print("not submitted (--dry-run): sbatch {}/sweep.sbatch, then sbatch --dependency=afterany:<id> "
+               "{}/merge.sbatch\n", s.directory.string(), s.directory.string());
+    return;
+  }
+  fmt::print("submitted array job {} and merge job {} (runs when the array has ended)\n", s.array_job, s.merge_job);
+  fmt::print("progress: mad sweep status {} --db {}\n", o.spec_file, o.runner.db);
+}
+
 void run_run(SweepOptions& o) {
   const sweeps::SweepSpec spec = sweeps::load_sweep(o.spec_file);
   const std::vector<sweeps::PlannedRun> all = sweeps::plan_sweep(spec);
-  const std::vector<sweeps::PlannedRun> runs = sweeps::shard_of(all, sweeps::parse_shard(o.shard));
+  const std::vector<sweeps::PlannedRun> runs = selected_runs(o, all);
+  MAD_CHECK(o.backend == "local" || o.backend == "slurm", "--backend {}: use local or slurm", o.backend);
+  if (o.backend == "slurm") return run_slurm(o, spec, runs);
   if (o.runner.jobs <= 0) o.runner.jobs = std::max(1, cores() / o.runner.threads_per_run);
   const sweeps::RunnerReport r = sweeps::run_sweep(spec, runs, o.runner);
   fmt::print("sweep {}{}: {} runs: {} trained ({} completed, {} diverged), {} failed, {} already done, {} left to another "
@@ -121,6 +158,46 @@ void run_run(SweepOptions& o) {
     throw ExitStatus{1};
   }
   fmt::print("scores: mad scores --db {} --sweep {}\n", o.runner.db, spec.name);
+}
+
+// Where a sweep stands: the plan's runs by status in the database, the latest Slurm submission's
+// published shards, and its jobs in the queue.
+void run_status(const SweepOptions& o) {
+  const sweeps::SweepSpec spec = sweeps::load_sweep(o.spec_file);
+  const std::vector<sweeps::PlannedRun> runs = selected_runs(o, sweeps::plan_sweep(spec));
+  std::map<std::string, std::string> status_of;  // key -> status
+  if (std::filesystem::exists(o.runner.db)) {
+    results::ResultsDb db = results::ResultsDb::open(o.runner.db, results::ResultsDb::Access::read_only);
+    for (const results::StoredRun& r : db.runs()) status_of[r.key] = std::string(results::status_name(r.run.status));
+  }
+  std::map<std::string, int64_t> counts;
+  for (const sweeps::PlannedRun& run : runs) {
+    const auto it = status_of.find(run.key);
+    ++counts[it == status_of.end() ? "missing" : it->second];
+  }
+  std::vector<std::string> parts;
+  for (const char* status : {"completed", "diverged", "failed", "running", "missing"})
+    parts.push_back(fmt::format("{} {}", counts[status], status));
+  fmt::print("sweep {}: {} runs in {}: {}\n", spec.name, runs.size(), o.runner.db, fmt::join(parts, ", "));
+
+  const std::filesystem::path submissions(o.runner.db + ".slurm");
+  if (!std::filesystem::is_directory(submissions)) return;
+  std::filesystem::path latest;
+  for (const auto& entry : std::filesystem::directory_iterator(submissions)) latest = std::max(latest, entry.path());
+  if (latest.empty()) return;
+  int64_t shards = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(latest / "shards")) shards += entry.path().extension() == ".db";
+  fmt::print("latest Slurm submission {}: {} shard(s) published{}\n", latest.string(), shards,
+             std::filesystem::exists(latest / "merged") ? ", merged" : ", not merged yet");
+  std::ifstream jobs(latest / "jobs.txt");
+  std::string ids;
+  for (std::string kind, id; jobs >> kind >> id;) ids += (ids.empty() ? "" : ",") + id;
+  if (!ids.empty()) {
+    fmt::print("queue (squeue -j {}):\n", ids);
+    std::fflush(stdout);
+    const int ignored = std::system(fmt::format("squeue -h -j {} -o '  %i %T %M %R' 2>/dev/null", ids).c_str());
+    (void)ignored;
+  }
 }
 
 }  // namespace
@@ -152,10 +229,27 @@ void setup_sweep(CLI::App& app) {
   run->add_option("--threads-per-run", o->runner.threads_per_run, "threads of each run")->capture_default_str();
   run->add_option("--shard", o->shard, "run only the i-th of N deterministic slices of the runs (one per machine), e.g. 2/8")
       ->capture_default_str();
+  run->add_option("--only-keys", o->only_keys, "train only the runs whose keys FILE lists, one per line (Slurm tasks use it)");
+  run->add_option("--backend", o->backend, "local: worker processes on this machine; slurm: a job array and a merge job")
+      ->capture_default_str();
+  run->add_option("--array-size", o->slurm.array_size, "slurm: array tasks (default: one per 4 missing runs, at most 1000)");
+  run->add_option("--cpus-per-task", o->slurm.cpus_per_task, "slurm: cpus of each array task = runs it trains at once")
+      ->capture_default_str();
+  run->add_option("--partition", o->slurm.partition, "slurm: partition (default: the cluster's default)");
+  run->add_option("--time", o->slurm.time, "slurm: time limit of each array task, e.g. 04:00:00");
+  run->add_flag("--dry-run", [o](int64_t) { o->slurm.submit = false; }, "slurm: write the job scripts, submit nothing");
   run->add_flag("--reclaim", o->runner.reclaim,
                 "retry runs left 'running' by a runner on another host (use when that host died)");
   run->add_flag("--quiet", o->runner.quiet, "no progress output");
   run->callback([o] { run_run(*o); });
+
+  CLI::App* status = sweep->add_subcommand(
+      "status", "How many of a sweep's runs the database holds, by status; the latest Slurm submission's shards and jobs.\n"
+                "Example: mad sweep status configs/sweeps/quick.yml --db runs/quick.db");
+  status->add_option("spec", o->spec_file, "sweep spec (YAML)")->required();
+  status->add_option("--db", o->runner.db, "results database")->required();
+  status->add_option("--shard", o->shard, "only the i-th of N slices of the runs")->capture_default_str();
+  status->callback([o] { run_status(*o); });
 }
 
 }  // namespace mad::cli
