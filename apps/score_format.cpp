@@ -43,8 +43,8 @@ std::string column_name(const std::string& task) {
 }
 
 void check_format(const std::string& command, const std::string& format, const std::vector<std::string>& valid) {
-  MAD_CHECK(std::find(valid.begin(), valid.end(), format) != valid.end(), "{}: unknown --format '{}'; valid formats: {}",
-            command, format, fmt::join(valid, ", "));
+  MAD_CHECK(std::find(valid.begin(), valid.end(), format) != valid.end(),
+            "{}: unknown --format '{}'; valid formats: {}", command, format, fmt::join(valid, ", "));
 }
 
 std::string score_text(std::optional<double> score) { return score ? fmt::format("{:.3f}", *score) : "-"; }
@@ -60,8 +60,8 @@ config::Value number_or_null(std::optional<double> v) {
   return v && !std::isnan(*v) ? config::Value(*v) : config::Value();
 }
 
-void print_columns(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows, bool markdown,
-                   size_t left) {
+void print_columns(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                   bool markdown, size_t left) {
   if (markdown) {
     fmt::print("| {} |\n|", fmt::join(header, " | "));
     for (size_t c = 0; c < header.size(); ++c) fmt::print("{}|", c < left ? "---" : "---:");

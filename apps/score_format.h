@@ -37,7 +37,7 @@ config::Value number_or_null(std::optional<double> v);
 
 // Prints `rows` under `header`: aligned text (the first `left` columns left-aligned, the rest
 // right-aligned, two spaces apart) or a Markdown table; then an empty line.
-void print_columns(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows, bool markdown,
-                   size_t left = 1);
+void print_columns(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                   bool markdown, size_t left = 1);
 
 }  // namespace mad::cli

@@ -45,7 +45,8 @@ std::string find_architecture(const ScoreTable& table, std::string_view query) {
       if (hash_of(table, name).starts_with(query)) matches.push_back(name);
     }
   }
-  MAD_CHECK(!matches.empty(), "no architecture '{}'; the architectures: {} (give a name as 'mad scores' shows it, or a hash prefix)",
+  MAD_CHECK(!matches.empty(),
+            "no architecture '{}'; the architectures: {} (give a name as 'mad scores' shows it, or a hash prefix)",
             query, fmt::join(names, ", "));
   MAD_CHECK(matches.size() == 1, "'{}' names {} architectures: {}; give one of those names or a longer hash prefix",
             query, matches.size(), fmt::join(matches, ", "));
@@ -75,8 +76,12 @@ Comparison compare_architectures(const ScoreTable& table, std::string_view a, st
       const SettingScore* sa = find_setting(table, out.a, hash);
       const SettingScore* sb = find_setting(table, out.b, hash);
       if (!sa && !sb) continue;
-      SettingComparison row{task, grid.name(s->settings), s->settings, sa ? sa->score : std::nullopt,
-                            sb ? sb->score : std::nullopt, std::nullopt};
+      SettingComparison row{task,
+                            grid.name(s->settings),
+                            s->settings,
+                            sa ? sa->score : std::nullopt,
+                            sb ? sb->score : std::nullopt,
+                            std::nullopt};
       row.delta = difference(row.a, row.b);
       rows.push_back(std::move(row));
     }

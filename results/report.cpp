@@ -47,8 +47,9 @@ std::string legend(const Page& page, bool hollow) {
   std::string out = "<div class=\"legend\">";
   for (const Architecture& a : page.architectures) {
     const bool open = hollow && !a.info.fixed_state;
-    out += fmt::format("<span class=\"key\"><span class=\"swatch{}\" style=\"{}:{}\"></span>{}</span>", open ? " hollow" : "",
-                       open ? "border-color" : "background", svg::color(a.color), escape(a.name));
+    out +=
+        fmt::format("<span class=\"key\"><span class=\"swatch{}\" style=\"{}:{}\"></span>{}</span>",
+                    open ? " hollow" : "", open ? "border-color" : "background", svg::color(a.color), escape(a.name));
   }
   return out + "</div>\n";
 }
@@ -58,13 +59,16 @@ std::string legend(const Page& page, bool hollow) {
 std::string score_table(const Page& page) {
   const ScoreTable& t = page.table;
   std::string out = "<table class=\"scores\">\n<thead><tr><th>architecture</th><th>params</th><th>state size</th>";
-  for (const std::string& task : t.tasks) out += fmt::format("<th title=\"{}\">{}</th>", escape(task), escape(task_label(page, task)));
+  for (const std::string& task : t.tasks) {
+    out += fmt::format("<th title=\"{}\">{}</th>", escape(task), escape(task_label(page, task)));
+  }
   out += "<th>mean</th></tr></thead>\n<tbody>\n";
   const size_t columns = t.tasks.size() + 1;
   for (size_t r = 0; r < page.architectures.size(); ++r) {
     const Architecture& a = page.architectures[r];
     out += fmt::format("<tr><th><span class=\"swatch\" style=\"background:{}\"></span>{}</th><td>{}</td><td>{}{}</td>",
-                       svg::color(a.color), escape(a.name), a.info.params, a.info.state_size, a.info.fixed_state ? "" : "&#8224;");
+                       svg::color(a.color), escape(a.name), a.info.params, a.info.state_size,
+                       a.info.fixed_state ? "" : "&#8224;");
     for (size_t c = 0; c < columns; ++c) {
       const TaskScore& cell = t.cells[r * columns + c];
       const std::string tip = fmt::format("{} of {} settings scored, {} runs, {} dropped", cell.settings,
@@ -79,10 +83,13 @@ std::string score_table(const Page& page) {
   out += "</tbody></table>\n";
   std::string names;
   for (const std::string& task : t.tasks) {
-    if (task_label(page, task) != task) names += fmt::format("{}{}: {}", names.empty() ? "" : ", ", escape(task_label(page, task)), escape(task));
+    if (task_label(page, task) != task) {
+      names += fmt::format("{}{}: {}", names.empty() ? "" : ", ", escape(task_label(page, task)), escape(task));
+    }
   }
   out += fmt::format(
-      "<p class=\"note\">{}{}Score: the best test MAD accuracy of each task setting over its lr &times; weight-decay runs "
+      "<p class=\"note\">{}{}Score: the best test MAD accuracy of each task setting over its lr &times; weight-decay "
+      "runs "
       "(diverged and failed runs dropped), averaged over the task's settings; mean: the mean of the task scores. "
       "(n): runs behind the cell. <span class=\"incomplete\">*: incomplete</span>, fewer scored settings than the "
       "protocol grid has. &#8224;: the state grows with the sequence length (softmax attention); its size is at the "
@@ -105,7 +112,8 @@ std::string score_bars(const Page& page) {
     for (size_t r = 0; r < page.architectures.size(); ++r) {
       const TaskScore& cell = t.cells[r * columns + c];
       bars.push_back({cell.score, cell.incomplete,
-                      fmt::format("{}, {}: {}{}", cell.architecture, cell.task, score_text(cell.score), cell.incomplete ? " (incomplete)" : "")});
+                      fmt::format("{}, {}: {}{}", cell.architecture, cell.task, score_text(cell.score),
+                                  cell.incomplete ? " (incomplete)" : "")});
     }
     chart.bars.push_back(std::move(bars));
   }
@@ -131,9 +139,12 @@ std::string axis_charts(const Page& page) {
     std::vector<config::Value> all;
     for (const auto& [hash, s] : settings) all.push_back(s);
     const SettingGrid grid(all);
-    out += fmt::format("<h3>{} <small>{}</small></h3>\n<div class=\"charts\">\n", escape(task), escape(task_label(page, task)));
-    if (grid.axes().empty()) out += fmt::format("<p class=\"note\">{}</p>\n", settings.empty() ? "No scored runs."
-                                                                              : "One setting: no difficulty axis to plot.");
+    out += fmt::format("<h3>{} <small>{}</small></h3>\n<div class=\"charts\">\n", escape(task),
+                       escape(task_label(page, task)));
+    if (grid.axes().empty()) {
+      out += fmt::format("<p class=\"note\">{}</p>\n",
+                         settings.empty() ? "No scored runs." : "One setting: no difficulty axis to plot.");
+    }
     for (const std::string& axis : grid.axes()) {
       svg::XyChart chart;
       chart.title = fmt::format("{}: accuracy against {}", task_label(page, task), axis);
@@ -144,10 +155,13 @@ std::string axis_charts(const Page& page) {
         svg::Series series{a.name, a.color, false, true, {}};
         for (const SettingScore& s : t.settings) {
           const config::Value* x = s.settings.find(axis);
-          if (s.architecture != a.name || s.task != task || !s.score || !is_number(x) || !grid.on_axis(s.settings, axis)) continue;
-          series.points.push_back({x->as_double(), *s.score,
-                                   fmt::format("{}: {}={}, score {:.3f} (lr {}, weight decay {})", a.name, axis, config::canonical(*x),
-                                               *s.score, config::format_double(s.lr), config::format_double(s.weight_decay))});
+          if (s.architecture != a.name || s.task != task || !s.score || !is_number(x) ||
+              !grid.on_axis(s.settings, axis))
+            continue;
+          series.points.push_back(
+              {x->as_double(), *s.score,
+               fmt::format("{}: {}={}, score {:.3f} (lr {}, weight decay {})", a.name, axis, config::canonical(*x),
+                           *s.score, config::format_double(s.lr), config::format_double(s.weight_decay))});
           xs.push_back(x->as_double());
         }
         chart.series.push_back(std::move(series));
@@ -161,9 +175,10 @@ std::string axis_charts(const Page& page) {
     }
     out += "</div>\n";
   }
-  return out + "<p class=\"note\">Each line runs through a task's baseline and the settings that change only this axis "
-               "(the baseline is each axis' most common value). Setting score: the best test MAD accuracy over the "
-               "lr &times; weight-decay runs.</p>\n";
+  return out +
+         "<p class=\"note\">Each line runs through a task's baseline and the settings that change only this axis "
+         "(the baseline is each axis' most common value). Setting score: the best test MAD accuracy over the "
+         "lr &times; weight-decay runs.</p>\n";
 }
 
 // ---- (d) accuracy against state size ---------------------------------------------------------------
@@ -181,9 +196,10 @@ std::string state_chart(const Page& page, const std::string& task, int width, in
     svg::Series series{a.name, a.color, !a.info.fixed_state, false, {}};
     if (cell && cell->score) {
       const double x = static_cast<double>(a.info.state_size);
-      series.points.push_back({x, *cell->score, fmt::format("{}: state {}{}, score {:.3f}{}", a.name, a.info.state_size,
-                                                            a.info.fixed_state ? "" : " (grows with length)", *cell->score,
-                                                            cell->incomplete ? " (incomplete)" : "")});
+      series.points.push_back({x, *cell->score,
+                               fmt::format("{}: state {}{}, score {:.3f}{}", a.name, a.info.state_size,
+                                           a.info.fixed_state ? "" : " (grows with length)", *cell->score,
+                                           cell->incomplete ? " (incomplete)" : "")});
       xs.push_back(x);
     }
     chart.series.push_back(std::move(series));
@@ -195,17 +211,19 @@ std::string state_chart(const Page& page, const std::string& task, int width, in
 std::string state_charts(const Page& page) {
   bool growing = false;
   for (const Architecture& a : page.architectures) growing = growing || !a.info.fixed_state;
-  std::string out = legend(page, true) + "<div class=\"charts\">\n" + state_chart(page, std::string(kOverallTask), 480, 300);
+  std::string out =
+      legend(page, true) + "<div class=\"charts\">\n" + state_chart(page, std::string(kOverallTask), 480, 300);
   for (const std::string& task : page.table.tasks) {
     bool scored = false;  // a task no architecture has a score on would give an empty chart
     for (const Architecture& a : page.architectures) scored = scored || page.table.find(a.name, task)->score;
     if (scored) out += state_chart(page, task, 330, 240);
   }
   out += "</div>\n";
-  out += growing ? "<p class=\"note\">Hollow markers: a state that grows with the sequence length (softmax attention, "
-                   "<code>fixed_state = 0</code>); its size is the one recorded, at the recorded sequence length, so it "
-                   "is not comparable with a fixed state.</p>\n"
-                 : "<p class=\"note\">Every architecture here has a fixed-size state.</p>\n";
+  out += growing
+             ? "<p class=\"note\">Hollow markers: a state that grows with the sequence length (softmax attention, "
+               "<code>fixed_state = 0</code>); its size is the one recorded, at the recorded sequence length, so it "
+               "is not comparable with a fixed state.</p>\n"
+             : "<p class=\"note\">Every architecture here has a fixed-size state.</p>\n";
   return out;
 }
 
@@ -226,15 +244,16 @@ std::string footer(const Page& page) {
   return fmt::format(
       "<footer><p>Database <code>{}</code>, {}. {} runs ({}) of {} architectures on {} task settings.</p>\n"
       "<p>Generated {} by madcpp {}.</p></footer>\n",
-      escape(o.db), o.sweep.empty() ? "all runs" : fmt::format("sweep <code>{}</code>", escape(o.sweep)), page.runs.size(),
-      counts, page.architectures.size(), settings.size(), escape(o.generated_at.empty() ? utc_timestamp() : o.generated_at),
-      MAD_VERSION);
+      escape(o.db), o.sweep.empty() ? "all runs" : fmt::format("sweep <code>{}</code>", escape(o.sweep)),
+      page.runs.size(), counts, page.architectures.size(), settings.size(),
+      escape(o.generated_at.empty() ? utc_timestamp() : o.generated_at), MAD_VERSION);
 }
 
 constexpr const char* kStyle = R"css(
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto; max-width: 1100px;
        padding: 0 1em; color: #222; }
-h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; } h3 small { color: #777; font-weight: normal; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+h3 small { color: #777; font-weight: normal; }
 code { font-size: 0.95em; }
 table.scores { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 table.scores th, table.scores td { padding: 0.3em 0.7em; border-bottom: 1px solid #e4e4e4; text-align: right; }
@@ -290,21 +309,24 @@ std::string write_report(std::span<const StoredRun> runs, const ReportOptions& o
   const std::string html = report_html(runs, options);
   std::error_code error;
   fs::create_directories(out_dir, error);
-  MAD_CHECK(!error && fs::is_directory(out_dir), "cannot create the report directory '{}' ({}); give --out a directory you can write",
-            out_dir, error ? error.message() : "a file has that name");
+  MAD_CHECK(!error && fs::is_directory(out_dir),
+            "cannot create the report directory '{}' ({}); give --out a directory you can write", out_dir,
+            error ? error.message() : "a file has that name");
   const fs::path page = fs::path(out_dir) / "index.html";
   const fs::path partial = fs::path(out_dir) / "index.html.tmp";
   {
     std::ofstream file(partial, std::ios::binary | std::ios::trunc);
-    MAD_CHECK(file.is_open(), "cannot write '{}' ({}); give --out a directory you can write", partial.string(), std::strerror(errno));
+    MAD_CHECK(file.is_open(), "cannot write '{}' ({}); give --out a directory you can write", partial.string(),
+              std::strerror(errno));
     file << html;
     file.close();
-    MAD_CHECK(!file.fail(), "cannot write '{}' (disk full?); free space or give --out another directory", partial.string());
+    MAD_CHECK(!file.fail(), "cannot write '{}' (disk full?); free space or give --out another directory",
+              partial.string());
   }
   fs::rename(partial, page, error);
   if (error) fs::remove(partial);
-  MAD_CHECK(!error, "cannot rename '{}' to '{}' ({}); give --out a directory you can write", partial.string(), page.string(),
-            error.message());
+  MAD_CHECK(!error, "cannot rename '{}' to '{}' ({}); give --out a directory you can write", partial.string(),
+            page.string(), error.message());
   return page.string();
 }
 

@@ -54,7 +54,9 @@ std::vector<double> x_ticks(std::vector<double> values, const Scale& s) {
   }
   const double raw = (s.hi - s.lo) / 5, magnitude = std::pow(10.0, std::floor(std::log10(raw)));
   const double step = magnitude * (raw / magnitude < 2 ? 2 : raw / magnitude < 5 ? 5 : 10);
-  for (double t = std::ceil(s.lo / step) * step; t <= s.hi; t += step) ticks.push_back(std::abs(t) < step * 1e-9 ? 0 : t);
+  for (double t = std::ceil(s.lo / step) * step; t <= s.hi; t += step) {
+    ticks.push_back(std::abs(t) < step * 1e-9 ? 0 : t);  // 0, not 1e-17, after rounding
+  }
   return ticks;
 }
 
@@ -70,19 +72,24 @@ std::string y_axis(const Scale& y, double left, double right, const std::string&
   std::string out;
   for (int i = 0; i <= 4; ++i) {
     const double v = y.lo + (y.hi - y.lo) * i / 4, py = y(v);
-    out += fmt::format("<line class=\"grid\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\"/>", left, py, right, py);
-    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 5, py + 4, short_number(v));
+    out += fmt::format("<line class=\"grid\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\"/>", left, py,
+                       right, py);
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 5, py + 4,
+                       short_number(v));
   }
   const double mid = (y.from + y.to) / 2;
-  out += fmt::format("<text x=\"13\" y=\"{0:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 13 {0:.1f})\">{1}</text>\n",
-                     mid, escape(label));
+  out += fmt::format(
+      "<text x=\"13\" y=\"{0:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 13 {0:.1f})\">{1}</text>\n", mid,
+      escape(label));
   return out;
 }
 
 std::string marker(const Point& p, const Scale& x, const Scale& y, const Series& s) {
   const std::string fill = s.hollow ? "#fff" : color(s.color);
-  return fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\" stroke=\"{}\" stroke-width=\"{}\"><title>{}</title></circle>\n",
-                     x(p.x), y(p.y), s.hollow ? 4 : 3.5, fill, color(s.color), s.hollow ? 1.8 : 1, escape(p.tip));
+  return fmt::format(
+      "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\" stroke=\"{}\" "
+      "stroke-width=\"{}\"><title>{}</title></circle>\n",
+      x(p.x), y(p.y), s.hollow ? 4 : 3.5, fill, color(s.color), s.hollow ? 1.8 : 1, escape(p.tip));
 }
 
 }  // namespace
@@ -92,12 +99,23 @@ std::string escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -144,10 +162,13 @@ std::string xy_chart(const XyChart& chart) {
   const auto [lo, hi] = std::minmax_element(xs.begin(), xs.end());
   const Scale x = padded(*lo, *hi, chart.log_x, left, right);
   for (double t : x_ticks(xs, x)) {
-    out += fmt::format("<line class=\"tick\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\"/>", x(t), bottom, bottom + 4);
-    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", x(t), bottom + 16, short_number(t));
+    out += fmt::format("<line class=\"tick\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\"/>", x(t),
+                       bottom, bottom + 4);
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", x(t), bottom + 16,
+                       short_number(t));
   }
-  out += fmt::format("<line class=\"axis\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\"/>\n", left, bottom, right);
+  out += fmt::format("<line class=\"axis\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\"/>\n", left,
+                     bottom, right);
   for (const Series& s : chart.series) {
     std::vector<Point> points;
     for (const Point& p : s.points) {
@@ -156,9 +177,12 @@ std::string xy_chart(const XyChart& chart) {
     std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.x < b.x; });
     if (s.connect && points.size() > 1) {
       std::string coordinates;
-      for (const Point& p : points) coordinates += fmt::format("{}{:.1f},{:.1f}", coordinates.empty() ? "" : " ", x(p.x), y(p.y));
-      out += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" points=\"{}\"><title>{}</title></polyline>\n",
-                         color(s.color), coordinates, escape(s.name));
+      for (const Point& p : points) {
+        coordinates += fmt::format("{}{:.1f},{:.1f}", coordinates.empty() ? "" : " ", x(p.x), y(p.y));
+      }
+      out += fmt::format(
+          "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" points=\"{}\"><title>{}</title></polyline>\n",
+          color(s.color), coordinates, escape(s.name));
     }
     for (const Point& p : points) out += marker(p, x, y, s);
   }
@@ -170,7 +194,8 @@ std::string bar_chart(const BarChart& chart) {
   std::string out = open_svg(chart.width, chart.height, chart.title);
   const Scale y{chart.y_min, chart.y_max, false, bottom, top};
   out += y_axis(y, left, right, chart.y_label);
-  out += fmt::format("<line class=\"axis\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\"/>\n", left, bottom, right);
+  out += fmt::format("<line class=\"axis\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\"/>\n", left,
+                     bottom, right);
   if (chart.groups.empty()) return out + "</svg>\n";
   // Each group gets an equal band; its bars fill 80% of it, side by side.
   const double band = (right - left) / static_cast<double>(chart.groups.size());
@@ -182,10 +207,12 @@ std::string bar_chart(const BarChart& chart) {
     for (size_t b = 0; b < chart.bars[g].size() && b < chart.colors.size(); ++b) {
       const Bar& bar = chart.bars[g][b];
       if (!bar.value) continue;
-      const double v = std::clamp(*bar.value, chart.y_min, chart.y_max), px = start + bar_width * static_cast<double>(b);
+      const double v = std::clamp(*bar.value, chart.y_min, chart.y_max),
+                   px = start + bar_width * static_cast<double>(b);
       const std::string c = color(chart.colors[b]);
       out += fmt::format(
-          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" fill-opacity=\"{}\" stroke=\"{}\">"
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" fill-opacity=\"{}\" "
+          "stroke=\"{}\">"
           "<title>{}</title></rect>\n",
           px, y(v), std::max(1.0, bar_width - 1), bottom - y(v), c, bar.faded ? 0.35 : 1.0, c, escape(bar.tip));
     }

@@ -117,8 +117,9 @@ TEST(Report, ShowsEachArchitecturesScores) {
   const std::string html = report_html(example_runs(dir.file("r.db")), options(dir.file("r.db")));
   // Table cells: A recall 0.650, mean 0.725 (incomplete); B mean 0.600; the third architecture 0.556,
   // 0.444 and their mean 0.5.
-  for (const std::string text : {"0.650 <small>(4)</small>", "0.725 <small>(5)</small>*", "0.600 <small>(2)</small>*",
-                                 "0.556 <small>(1)</small>*", "0.444 <small>(1)</small>*", "0.500 <small>(2)</small>*"}) {
+  for (const std::string text :
+       {"0.650 <small>(4)</small>", "0.725 <small>(5)</small>*", "0.600 <small>(2)</small>*",
+        "0.556 <small>(1)</small>*", "0.444 <small>(1)</small>*", "0.500 <small>(2)</small>*"}) {
     EXPECT_NE(html.find(text), std::string::npos) << text;
   }
   EXPECT_NE(html.find("<td class=\"score incomplete\""), std::string::npos);
