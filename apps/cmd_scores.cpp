@@ -5,18 +5,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/score_format.h"
 #include "config/canonical.h"
-#include "core/error.h"
-#include "results/results_db.h"
 #include "results/scores.h"
 #include "results/setting_axes.h"
-#include "tasks/protocol_grid.h"
 
 namespace mad::cli {
 namespace {
@@ -28,39 +25,9 @@ struct ScoresOptions {
   bool by_setting = false;
 };
 
-// The protocol grid's setting counts (11, 14, 11, 13, 11, 6), in protocol order: a cell with fewer
-// scored settings is incomplete.
-results::ScoreOptions protocol_expectations() {
-  results::ScoreOptions options;
-  for (const tasks::TaskInfo& task : tasks::all_tasks()) {
-    const auto settings = static_cast<int64_t>(tasks::expand_grid(tasks::protocol_grid(task.id)).size());
-    options.expected.push_back({std::string(task.name), settings});
-  }
-  return options;
-}
-
-// A task's column header: its shorthand (CR, NR, ...) for the six MAD tasks, else its name.
-std::string column_name(const std::string& task) {
-  for (const tasks::TaskInfo& info : tasks::all_tasks()) {
-    if (info.name == task) return std::string(info.shorthand);
-  }
-  return task;
-}
-
 std::string cell_text(const results::TaskScore& cell) {
   if (!cell.score) return "-";
-  return fmt::format("{:.3f} ({}){}", *cell.score, cell.runs, cell.incomplete ? "*" : "");
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
-config::Value number_or_null(std::optional<double> v) {
-  return v && !std::isnan(*v) ? config::Value(*v) : config::Value();
+  return fmt::format("{} ({}){}", score_text(cell.score), cell.runs, cell.incomplete ? "*" : "");
 }
 
 std::string legend(const results::ScoreTable& table) {
@@ -88,27 +55,7 @@ void print_table(const results::ScoreTable& table, bool markdown) {
     for (size_t c = 0; c < columns; ++c) row.push_back(cell_text(table.cells[a * columns + c]));
     rows.push_back(std::move(row));
   }
-  if (markdown) {
-    fmt::print("| {} |\n|---|", fmt::join(header, " | "));
-    for (size_t c = 0; c < columns; ++c) fmt::print("---:|");
-    fmt::print("\n");
-    for (const auto& row : rows) fmt::print("| {} |\n", fmt::join(row, " | "));
-    fmt::print("\n");
-  } else {
-    std::vector<size_t> width(header.size());
-    for (size_t c = 0; c < header.size(); ++c) {
-      width[c] = header[c].size();
-      for (const auto& row : rows) width[c] = std::max(width[c], row[c].size());
-    }
-    const auto print_row = [&](const std::vector<std::string>& row) {
-      std::string line = fmt::format("{:<{}}", row[0], width[0]);
-      for (size_t c = 1; c < row.size(); ++c) line += fmt::format("  {:>{}}", row[c], width[c]);
-      fmt::print("{}\n", line);
-    };
-    print_row(header);
-    for (const auto& row : rows) print_row(row);
-    fmt::print("\n");
-  }
+  print_columns(header, rows, markdown);
   fmt::print("{}", legend(table));
 }
 
@@ -195,7 +142,7 @@ void print_settings(const results::ScoreTable& table, const std::string& format)
   else fmt::print("{:<{}}  {:<4}  {:<{}}  {:>6}  {:>7}  {:>5}  {:>4}  {:>7}\n", "architecture", arch_width, "task",
                   "setting", setting_width, "score", "lr", "wd", "runs", "dropped");
   for (const results::SettingScore& s : table.settings) {
-    const std::string score = s.score ? fmt::format("{:.3f}", *s.score) : "-";
+    const std::string score = score_text(s.score);
     const std::string lr = s.score ? config::format_double(s.lr) : "-";
     const std::string wd = s.score ? config::format_double(s.weight_decay) : "-";
     const std::string& name = names.at(s.setting_hash);
@@ -207,16 +154,8 @@ void print_settings(const results::ScoreTable& table, const std::string& format)
 }
 
 void run_scores(const ScoresOptions& o) {
-  const std::vector<std::string> formats{"table", "markdown", "csv", "json"};
-  MAD_CHECK(std::find(formats.begin(), formats.end(), o.format) != formats.end(),
-            "scores: unknown --format '{}'; valid formats: table, markdown, csv, json", o.format);
-  results::ResultsDb db = results::ResultsDb::open(o.db, results::ResultsDb::Access::read_only);
-  if (!o.sweep.empty()) {
-    const std::vector<std::string> sweeps = db.sweeps();
-    MAD_CHECK(std::find(sweeps.begin(), sweeps.end(), o.sweep) != sweeps.end(), "{}: no sweep '{}'; its sweeps: {}",
-              o.db, o.sweep, sweeps.empty() ? "none" : fmt::format("{}", fmt::join(sweeps, ", ")));
-  }
-  const std::vector<results::StoredRun> runs = db.runs({.sweep = o.sweep});
+  check_format("scores", o.format, {"table", "markdown", "csv", "json"});
+  const std::vector<results::StoredRun> runs = read_runs(o.db, o.sweep);
   const results::ScoreTable table = results::mad_scores(runs, protocol_expectations());
   if (table.architectures.empty() && (o.format == "table" || o.format == "markdown")) {
     fmt::print("{}: no runs{}\n", o.db, o.sweep.empty() ? "" : " in sweep " + o.sweep);

@@ -11,6 +11,8 @@ void register_commands(CLI::App& app) {
   setup_layers(app);
   setup_train(app);
   setup_scores(app);
+  setup_compare(app);
+  setup_report(app);
   setup_runs(app);
   setup_results(app);
   setup_sweep(app);

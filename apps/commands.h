@@ -22,6 +22,8 @@ void setup_data(CLI::App& app);
 void setup_layers(CLI::App& app);
 void setup_train(CLI::App& app);
 void setup_scores(CLI::App& app);
+void setup_compare(CLI::App& app);
+void setup_report(CLI::App& app);
 void setup_runs(CLI::App& app);
 void setup_results(CLI::App& app);
 void setup_sweep(CLI::App& app);

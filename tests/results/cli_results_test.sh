@@ -1,7 +1,8 @@
 #!/bin/bash
-# End-to-end test of `mad scores`, `mad runs` and `mad results merge` on the databases make_sample_db
-# writes (the scores example of results_test_util.h). The scores `mad scores --format json` prints are
-# compared with scores computed by plain SQL over the raw run rows, run by the sqlite3 program.
+# End-to-end test of `mad scores`, `mad compare`, `mad report`, `mad runs` and `mad results merge` on the
+# databases make_sample_db writes (the scores example of results_test_util.h). The scores `mad scores` and
+# `mad compare` print as JSON are compared with scores computed by plain SQL over the raw run rows, run by
+# the sqlite3 program.
 # Usage: cli_results_test.sh PATH_TO_MAD PATH_TO_MAKE_SAMPLE_DB
 set -u
 source "$(dirname "$0")/../cli/common.sh" "$1"
@@ -61,6 +62,73 @@ expect_ok "scores by setting json" "$mad" scores --db "$db" --by-setting --forma
 expect_ok "scores of a sweep" "$mad" scores --db "$db" --sweep sweep-b
 grep -q "^B " "$tmp/out" && ! grep -q "^A " "$tmp/out" || fail "--sweep sweep-b: $(cat "$tmp/out")"
 
+# ---- mad compare ----------------------------------------------------------------------------------
+# "settings score" of architecture $2's setting scores, from the tables (settings as sqlite's json()).
+sql_setting_scores() {
+  sqlite3 -separator ' ' "$1" "
+    SELECT json(t.settings), printf('%.12f', max(m.test_acc))
+    FROM runs r JOIN architectures a ON a.hash = r.architecture JOIN task_settings t ON t.hash = r.task_setting
+    JOIN run_metrics m ON m.run_key = r.key
+    WHERE a.name = '$2' AND r.status = 'completed' AND m.test_acc IS NOT NULL
+    GROUP BY r.task_setting ORDER BY 1"
+}
+# The same pairs from `mad compare --format json` output in file $1, field $2 (a or b).
+json_setting_scores() {
+  sqlite3 -separator ' ' :memory: "
+    SELECT json(json_extract(value, '$.settings')), printf('%.12f', json_extract(value, '$.$2'))
+    FROM json_each(readfile('$1'), '$.settings') WHERE json_extract(value, '$.$2') IS NOT NULL ORDER BY 1"
+}
+expect_ok "compare json" "$mad" compare --db "$db" A B --format json
+cp "$tmp/out" "$tmp/compare.json"
+[ -n "$(sql_setting_scores "$db" A)" ] || fail "plain SQL found no setting scores of A"
+[ "$(json_setting_scores "$tmp/compare.json" a)" == "$(sql_setting_scores "$db" A)" ] ||
+  fail "compare's scores of A differ from plain SQL: $(json_setting_scores "$tmp/compare.json" a)"
+[ "$(json_setting_scores "$tmp/compare.json" b)" == "$(sql_setting_scores "$db" B)" ] ||
+  fail "compare's scores of B differ from plain SQL: $(json_setting_scores "$tmp/compare.json" b)"
+# Every delta is b - a, present exactly when both are; the task scores are those of `mad scores`.
+bad_deltas=$(sqlite3 :memory: "
+  SELECT count(*) FROM (SELECT value FROM json_each(readfile('$tmp/compare.json'), '$.settings')
+                        UNION ALL SELECT value FROM json_each(readfile('$tmp/compare.json'), '$.tasks'))
+  WHERE (json_extract(value, '$.delta') IS NULL) != (json_extract(value, '$.a') IS NULL OR json_extract(value, '$.b') IS NULL)
+     OR abs(json_extract(value, '$.delta') - (json_extract(value, '$.b') - json_extract(value, '$.a'))) > 1e-12")
+[ "$bad_deltas" -eq 0 ] || fail "$bad_deltas compare rows have a delta that is not b - a"
+compare_tasks=$(sqlite3 -separator ' ' :memory: "
+  SELECT 'A', json_extract(value, '$.task'), printf('%.12f', json_extract(value, '$.a'))
+  FROM json_each(readfile('$tmp/compare.json'), '$.tasks') WHERE json_extract(value, '$.a') IS NOT NULL
+  UNION ALL SELECT 'B', json_extract(value, '$.task'), printf('%.12f', json_extract(value, '$.b'))
+  FROM json_each(readfile('$tmp/compare.json'), '$.tasks') WHERE json_extract(value, '$.b') IS NOT NULL ORDER BY 1, 2")
+[ "$compare_tasks" == "$(json_scores "$tmp/scores.json")" ] || fail "compare's task scores differ from mad scores: $compare_tasks"
+[ "$(sqlite3 :memory: "SELECT json_array_length(readfile('$tmp/compare.json'), '$.tasks')")" -eq 7 ] ||
+  fail "compare json has not 6 tasks + mean"
+
+expect_ok "compare table" "$mad" compare --db "$db" A B
+grep -q "^CR    *vocab_size=16  *0\.700  *0\.300  *-0\.400$" "$tmp/out" || fail "compare row V16: $(cat "$tmp/out")"
+grep -q "^CR    *vocab_size=32  *0\.600  *-  *-$" "$tmp/out" || fail "compare row V32: $(cat "$tmp/out")"
+grep -q "^mean  *all tasks  *0\.725\*  *0\.600\*  *-0\.125$" "$tmp/out" || fail "compare overall row: $(cat "$tmp/out")"
+grep -q "^delta: B - A" "$tmp/out" || fail "compare has no legend"
+expect_ok "compare markdown" "$mad" compare --db "$db" A B --format markdown
+grep -qF "| C | task score | 0.800* | 0.900* | +0.100 |" "$tmp/out" || fail "compare markdown: $(cat "$tmp/out")"
+expect_ok "compare csv" "$mad" compare --db "$db" A B --format csv
+[ "$(wc -l <"$tmp/out")" -eq 11 ] || fail "compare csv has $(wc -l <"$tmp/out") lines, expected 1 + 3 settings + 7 tasks"
+grep -q "^overall,mean,,,A,0.725,B,0.6,-0.12[0-9]*,1,1$" "$tmp/out" || fail "compare csv overall row: $(cat "$tmp/out")"
+hash_b=$(sqlite3 "$db" "SELECT substr(hash, 1, 7) FROM architectures WHERE name = 'B'")
+expect_ok "compare by hash prefix" "$mad" compare --db "$db" A "$hash_b"
+grep -q "^task  *setting  *A  *B  *delta$" "$tmp/out" || fail "compare by hash prefix: $(head -1 "$tmp/out")"
+
+# ---- mad report ------------------------------------------------------------------------------------
+expect_ok "report" "$mad" report --db "$db" --out "$tmp/report"
+page=$tmp/report/index.html
+grep -q "^wrote $page " "$tmp/out" || fail "report output: $(cat "$tmp/out")"
+[ -s "$page" ] && [ ! -e "$page.tmp" ] || fail "report wrote no $page (or left $page.tmp)"
+head -1 "$page" | grep -q "^<!DOCTYPE html>$" && tail -1 "$page" | grep -q "^</html>$" || fail "report is not an HTML page"
+! grep -q "http://\|https://\|<script" "$page" || fail "report refers to the network or has a script"
+# A bar chart, recall against vocab_size, and state size overall, for recall and for compression.
+[ "$(grep -o "<svg" "$page" | wc -l)" -eq 5 ] || fail "report has $(grep -o "<svg" "$page" | wc -l) charts, expected 5"
+grep -q "0\.725 <small>(5)</small>\*" "$page" && grep -q "0\.600 <small>(2)</small>\*" "$page" ||
+  fail "report lacks the overall scores of A and B"
+expect_ok "report of a sweep" "$mad" report --db "$db" --out "$tmp/report" --sweep sweep-b
+grep -q "sweep <code>sweep-b</code>" "$page" && ! grep -q "0\.725" "$page" || fail "report --sweep sweep-b"
+
 # ---- mad runs --------------------------------------------------------------------------------------
 expect_ok "runs" "$mad" runs --db "$db"
 [ "$(grep -c "^[0-9a-f]\{12\} " "$tmp/out")" -eq 11 ] || fail "runs lists $(grep -c "^[0-9a-f]\{12\} " "$tmp/out") runs, expected 11"
@@ -113,5 +181,11 @@ expect_error "bad status" "valid statuses" "$mad" runs --db "$db" --status done
 expect_error "bad format" "valid formats" "$mad" scores --db "$db" --format xml
 expect_error "bad runs format" "valid formats" "$mad" runs --db "$db" --format csv
 expect_error "unknown sweep" "no sweep 'nope'" "$mad" scores --db "$db" --sweep nope
+expect_error "compare unknown architecture" "no architecture 'mamba'; the architectures: A, B" "$mad" compare --db "$db" A mamba
+expect_error "compare missing db" "no such results database" "$mad" compare --db "$tmp/missing.db" A B
+expect_error "report missing db" "no such results database" "$mad" report --db "$tmp/missing.db" --out "$tmp/r2"
+[ ! -e "$tmp/r2" ] || fail "mad report made its directory for a missing database"
+expect_error "report not a database" "not a database" "$mad" report --db "$tmp/notes.txt" --out "$tmp/r2"
+expect_error "report unwritable dir" "give --out a directory you can write" "$mad" report --db "$db" --out "$tmp/notes.txt/r"
 
 finish cli_results_test

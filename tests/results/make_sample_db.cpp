@@ -1,5 +1,6 @@
 // Writes the scores example of results_test_util.h into a results database, for the command-line test
-// of `mad scores`, `mad runs` and `mad results merge` (there is no sweep runner to make one yet).
+// of `mad scores`, `mad compare`, `mad report`, `mad runs` and `mad results merge` (there is no sweep
+// runner to make one yet).
 // Usage: make_sample_db OUT [ARCHITECTURE]   (ARCHITECTURE: only that architecture's runs)
 #include <cstdio>
 #include <exception>
