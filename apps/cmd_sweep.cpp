@@ -140,6 +140,10 @@ void run_run(SweepOptions& o) {
   const std::vector<sweeps::PlannedRun> all = sweeps::plan_sweep(spec);
   const std::vector<sweeps::PlannedRun> runs = selected_runs(o, all);
   MAD_CHECK(o.backend == "local" || o.backend == "slurm", "--backend {}: use local or slurm", o.backend);
+  // A new database may go into a new directory (e.g. runs/quick.db).
+  const std::filesystem::path db_dir = std::filesystem::path(o.runner.db).parent_path();
+  std::error_code ignored;
+  if (!db_dir.empty()) std::filesystem::create_directories(db_dir, ignored);
   if (o.backend == "slurm") return run_slurm(o, spec, runs);
   if (o.runner.jobs <= 0) o.runner.jobs = std::max(1, cores() / o.runner.threads_per_run);
   const sweeps::RunnerReport r = sweeps::run_sweep(spec, runs, o.runner);
