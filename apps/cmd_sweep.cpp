@@ -189,10 +189,19 @@ void run_status(const SweepOptions& o) {
   std::filesystem::path latest;
   for (const auto& entry : std::filesystem::directory_iterator(submissions)) latest = std::max(latest, entry.path());
   if (latest.empty()) return;
-  int64_t shards = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(latest / "shards")) shards += entry.path().extension() == ".db";
-  fmt::print("latest Slurm submission {}: {} shard(s) published{}\n", latest.string(), shards,
-             std::filesystem::exists(latest / "merged") ? ", merged" : ", not merged yet");
+  // Published shards and the final runs in them (tasks still running have not published yet).
+  int64_t shards = 0, shard_runs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(latest / "shards")) {
+    if (entry.path().extension() != ".db") continue;
+    ++shards;
+    shard_runs += static_cast<int64_t>(
+        results::ResultsDb::open(entry.path().string(), results::ResultsDb::Access::read_only).completed_keys().size());
+  }
+  int64_t submitted = 0;
+  std::ifstream keys(latest / "keys.txt");
+  for (std::string line; std::getline(keys, line);) submitted += !line.empty();
+  fmt::print("latest Slurm submission {}: {} run(s) submitted, {} finished in {} published shard(s){}\n", latest.string(),
+             submitted, shard_runs, shards, std::filesystem::exists(latest / "merged") ? ", merged" : ", not merged yet");
   std::ifstream jobs(latest / "jobs.txt");
   std::string ids;
   for (std::string kind, id; jobs >> kind >> id;) ids += (ids.empty() ? "" : ",") + id;
