@@ -99,9 +99,9 @@ void run_plan(const SweepOptions& o) {
              fmt::join(spec.lrs, " "), fmt::join(spec.weight_decays, " "));
   fmt::print("\n{:<20} {:<56} {:>10} {:>10}\n", "architecture", "layers", "params", "state");
   for (const sweeps::SweepArchitecture& a : spec.architectures) {
-    const sweeps::ArchitectureFacts facts = sweeps::architecture_facts(a.spec, spec.settings.front());
-    fmt::print("{:<20} {:<56} {:>10} {:>10}{}\n", a.name, models::arch_summary(a.spec), facts.params, facts.state_size,
-               facts.fixed_state ? "" : " (grows with L)");
+    const models::ArchDescription d = sweeps::describe_at(a.spec, spec.settings.front());
+    fmt::print("{:<20} {:<56} {:>10} {:>10}{}\n", a.name, models::arch_summary(a.spec), d.params, d.total_state,
+               d.fixed_state ? "" : " (grows with L)");
   }
   fmt::print("(params without embeddings and state floats per sequence, at {})\n",
              sweeps::setting_label(spec.settings.front()));

@@ -39,6 +39,7 @@ class Model : public Module {
   ParamStore& params() override { return params_; }
   const ParamStore& params() const { return params_; }
   const ArchSpec& spec() const { return spec_; }
+  const LayerRegistry& registry() const { return registry_; }
   BackboneKind kind() const { return kind_; }
   int64_t vocab_size() const override { return vocab_; }
   int64_t seq_len() const { return seq_len_; }

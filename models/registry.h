@@ -29,6 +29,10 @@ struct LayerEntry {
   // Declares the layer's parameters under `scope` and returns it; `config` is resolved (every key set).
   std::unique_ptr<Layer> (*build)(const config::Value& config, const ParamScope& scope, const BuildContext& ctx) = nullptr;
   StateSize (*state)(const config::Value& config, const BuildContext& ctx) = nullptr;
+  // Forward FLOPs per token spent mixing the sequence beyond the layer's weight products (which
+  // models/describe.h counts as 2 per parameter): e.g. attention's QK^T and AV, a long convolution's FFTs.
+  // nullptr: none (channel mixers) or not yet modelled.
+  double (*mixing_flops)(const config::Value& config, const BuildContext& ctx) = nullptr;
 };
 
 class LayerRegistry {

@@ -15,32 +15,21 @@
 namespace mad::sweeps {
 namespace {
 
-// Floating-point operations of one epoch and the final re-evaluation, as an upper bound on a run's cost:
-// forward = 2 * params per token (every weight is one multiply-add) + 2 * L * D per token per sequence
-// mixer whose state grows with L (causal softmax attention: half of the 4 * L * D of QK^T and AV);
-// training = 3 * forward (backward is twice the forward).
-double run_flops(const ArchitectureFacts& facts, int64_t dim, const tasks::TaskSettings& s, int64_t epochs) {
+// Floating-point operations of a run that trains every epoch (early stopping only shortens it): per
+// epoch, training steps (3x forward) over the train set and a forward pass over the test set; at the
+// end, a forward pass over the train set (the reported train metrics).
+double run_flops(const models::ArchDescription& d, const tasks::TaskSettings& s, int64_t epochs) {
   const double length = static_cast<double>(tasks::sequence_length(s));
-  const double forward_per_token = 2.0 * static_cast<double>(facts.params) +
-                                   2.0 * length * static_cast<double>(dim * facts.growing_layers);
   const double train_tokens = static_cast<double>(s.num_train_examples) * length;
   const double test_tokens = static_cast<double>(s.num_test_examples) * length;
-  const double per_epoch = forward_per_token * (3.0 * train_tokens + test_tokens);
-  return static_cast<double>(epochs) * per_epoch + forward_per_token * train_tokens;
+  const double per_epoch = d.flops_per_token * (3.0 * train_tokens + test_tokens);
+  return static_cast<double>(epochs) * per_epoch + d.flops_per_token * train_tokens;
 }
 
 }  // namespace
 
-ArchitectureFacts architecture_facts(const models::ArchSpec& spec, const tasks::TaskSettings& settings) {
-  const models::Model model = build_task_model(spec, settings);
-  ArchitectureFacts facts{model.params_without_embeddings(), 0, true, 0};
-  for (size_t i = 0; i < spec.layers.size(); ++i) {
-    const models::StateSize state = model.layer_state(i);
-    facts.state_size += state.floats;
-    facts.fixed_state = facts.fixed_state && state.fixed;
-    facts.growing_layers += state.fixed ? 0 : 1;
-  }
-  return facts;
+models::ArchDescription describe_at(const models::ArchSpec& spec, const tasks::TaskSettings& settings) {
+  return models::describe(build_task_model(spec, settings));
 }
 
 std::vector<PlannedRun> plan_sweep(const SweepSpec& spec) {
@@ -52,7 +41,7 @@ std::vector<PlannedRun> plan_sweep(const SweepSpec& spec) {
     // Facts depend on the architecture and the task's shape, not on lr or weight decay.
     std::vector<double> flops;
     for (const SweepArchitecture& a : spec.architectures)
-      flops.push_back(run_flops(architecture_facts(a.spec, settings), a.spec.dim, settings, spec.epochs));
+      flops.push_back(run_flops(describe_at(a.spec, settings), settings, spec.epochs));
     for (double lr : spec.lrs) {
       for (double wd : spec.weight_decays) {
         for (size_t a = 0; a < spec.architectures.size(); ++a) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "models/describe.h"
 #include "results/record.h"
 #include "sweeps/sweep_spec.h"
 
@@ -22,14 +23,8 @@ struct PlannedRun {
   double flops = 0;          // upper-bound training + evaluation cost (all epochs, no early stop)
 };
 
-// What the plan knows about an architecture at one task's shape.
-struct ArchitectureFacts {
-  int64_t params = 0;      // without the token embedding
-  int64_t state_size = 0;  // floats per sequence, summed over the layers (mad-protocol.md section 7)
-  bool fixed_state = true;
-  int64_t growing_layers = 0;  // layers whose state grows with the sequence (softmax attention)
-};
-ArchitectureFacts architecture_facts(const models::ArchSpec& spec, const tasks::TaskSettings& settings);
+// The architecture at a setting's shape (vocabulary, length, backbone): parameters, state, FLOPs.
+models::ArchDescription describe_at(const models::ArchSpec& spec, const tasks::TaskSettings& settings);
 
 std::vector<PlannedRun> plan_sweep(const SweepSpec& spec);
 

@@ -27,11 +27,11 @@ TrainData train_data(const tasks::Dataset& dataset) {
 
 results::RunRecord planned_record(const SweepSpec& spec, const PlannedRun& run, int threads) {
   const SweepArchitecture& arch = spec.architectures.at(run.architecture);
-  const ArchitectureFacts facts = architecture_facts(arch.spec, run.settings);
+  const models::ArchDescription d = describe_at(arch.spec, run.settings);
   results::RunRecord record;
   record.sweep = spec.name;
-  record.architecture = results::ArchitectureInfo{arch.name, models::to_config(arch.spec), facts.params,
-                                                  facts.state_size, facts.fixed_state};
+  record.architecture =
+      results::ArchitectureInfo{arch.name, models::to_config(arch.spec), d.params, d.total_state, d.fixed_state};
   record.task_settings = tasks::to_config(run.settings);
   record.training = run.training;
   record.status = results::RunStatus::running;

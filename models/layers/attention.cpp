@@ -2,6 +2,7 @@
 // wraps flash_attn's MHA): fused QKV projection with bias, rotary embeddings on the first rotary_emb_dim
 // channels of each head, causal (optionally windowed) attention through the fused `attention` op, and an
 // output projection with bias. Parameter names Wqkv.*, out_proj.* as in flash_attn.
+#include <algorithm>
 #include <cmath>
 
 #include "models/registry.h"
@@ -81,13 +82,22 @@ StateSize state(const config::Value& c, const BuildContext& ctx) {
   return {2 * ctx.seq_len * a.dim, false};
 }
 
+// Per query, QK^T and AV cost 2 * D flops per key each. A causal query at position t sees t + 1 keys,
+// (L + 1) / 2 on average over the sequence; with a window, at most W + 1.
+double mixing_flops(const config::Value& c, const BuildContext& ctx) {
+  const AttentionShape a = attention_shape(c, ctx);
+  const double average_keys = static_cast<double>(ctx.seq_len + 1) / 2.0;
+  const double keys = a.window >= 0 ? std::min(average_keys, static_cast<double>(a.window + 1)) : average_keys;
+  return 4.0 * static_cast<double>(a.dim) * keys;
+}
+
 }  // namespace
 
 void register_attention_layers(LayerRegistry& r) {
-  r.add({"attention", "attention", true, "causal softmax attention, 1 head, rotary", &build, &state});
-  r.add({"mh-attention", "attention", true, "causal softmax attention, 16 heads of 8, rotary", &build, &state});
-  r.add({"sliding-attention", "attention", true, "sliding-window attention (32 + self), 1 head, rotary", &build, &state});
-  r.add({"mh-sliding-attention", "attention", true, "sliding-window attention (32 + self), 16 heads, rotary", &build, &state});
+  r.add({"attention", "attention", true, "causal softmax attention, 1 head, rotary", &build, &state, &mixing_flops});
+  r.add({"mh-attention", "attention", true, "causal softmax attention, 16 heads of 8, rotary", &build, &state, &mixing_flops});
+  r.add({"sliding-attention", "attention", true, "sliding-window attention (32 + self), 1 head, rotary", &build, &state, &mixing_flops});
+  r.add({"mh-sliding-attention", "attention", true, "sliding-window attention (32 + self), 16 heads, rotary", &build, &state, &mixing_flops});
 }
 
 }  // namespace mad::models

@@ -1,0 +1,112 @@
+// `mad describe`: one architecture's cost, layer by layer: parameters, state carried between tokens and
+// forward FLOPs per token, with totals (models/describe.h).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "apps/commands.h"
+#include "config/canonical.h"
+#include "core/error.h"
+#include "models/describe.h"
+#include "sweeps/train_run.h"
+#include "tasks/protocol_grid.h"
+
+namespace mad::cli {
+namespace {
+
+struct DescribeOptions {
+  std::vector<std::string> layers;
+  std::string arch_file;
+  int64_t dim = 128;
+  CLI::Option* dim_option = nullptr;
+  std::string task;
+  int64_t seq_len = 0, vocab_size = 0;  // 0: the task's baseline, or 128 and 16 without a task
+  int64_t batch = 128;
+  bool json = false;
+};
+
+std::string state_text(const models::StateSize& s) {
+  return s.fixed ? fmt::format("{}", s.floats) : fmt::format("{} (grows)", s.floats);
+}
+
+void run_describe(const DescribeOptions& o) {
+  MAD_CHECK(o.layers.empty() != o.arch_file.empty(), "give the architecture with --layers NAME... or --arch FILE (one of them)");
+  const int64_t dim_override = o.dim_option->count() ? o.dim : 0;
+  const models::ArchSpec spec = o.arch_file.empty() ? models::arch_from_names(o.layers, o.dim)
+                                                    : models::arch_from_file(o.arch_file, models::builtin_layers(), dim_override);
+  // The shape: a task's baseline (its backbone, vocabulary and input length), or a language model.
+  tasks::TaskSettings settings;
+  std::string shape;
+  if (!o.task.empty()) {
+    const std::optional<tasks::TaskId> shorthand = tasks::task_from_shorthand(o.task);
+    const tasks::TaskId id = shorthand ? *shorthand : tasks::task_from_name(o.task);
+    settings = tasks::protocol_grid(id).baseline;
+    if (o.seq_len > 0) settings.seq_len = o.seq_len;
+    if (o.vocab_size > 0) settings.vocab_size = o.vocab_size;
+    shape = fmt::format("{} (V={}, seq_len={})", tasks::task_info(id).name, settings.vocab_size, settings.seq_len);
+  }
+  const models::Model model =
+      o.task.empty() ? models::Model(spec, models::BackboneKind::language_model, o.vocab_size > 0 ? o.vocab_size : 16,
+                                     o.seq_len > 0 ? o.seq_len : 128)
+                     : sweeps::build_task_model(spec, settings);
+  if (o.task.empty()) shape = fmt::format("language model (V={})", model.vocab_size());
+  shape += fmt::format(", inputs of {} tokens", model.seq_len());
+  const models::ArchDescription d = models::describe(model);
+
+  if (o.json) {
+    config::Value out = config::Value::map();
+    config::Value layers = config::Value::list();
+    for (const models::LayerDescription& l : d.layers) {
+      config::Value v = config::Value::map();
+      v.set("type", l.type);
+      v.set("params", config::Value(l.params));
+      v.set("state", config::Value(l.state.floats));
+      v.set("fixed_state", l.state.fixed);
+      v.set("flops_per_token", l.flops_per_token);
+      layers.push_back(v);
+    }
+    out.set("layers", layers);
+    out.set("total_params", config::Value(d.params));
+    out.set("total_state", config::Value(d.total_state));
+    out.set("fixed_state", d.fixed_state);
+    out.set("flops_per_token", d.flops_per_token);
+    out.set("train_step_flops", d.train_step_flops(o.batch));
+    out.set("batch_size", config::Value(o.batch));
+    out.set("vocab_size", config::Value(d.vocab_size));
+    out.set("seq_len", config::Value(d.seq_len));
+    out.set("dim", config::Value(spec.dim));
+    fmt::print("{}\n", config::canonical(out));
+    return;
+  }
+  fmt::print("{} at D={}, {}\n\n", models::arch_summary(spec), spec.dim, shape);
+  fmt::print("{:>3}  {:<24} {:>10} {:>16} {:>16}\n", "#", "layer", "params", "state (floats)", "MFLOP/token");
+  for (size_t i = 0; i < d.layers.size(); ++i) {
+    const models::LayerDescription& l = d.layers[i];
+    fmt::print("{:>3}  {:<24} {:>10} {:>16} {:>16.3f}\n", i, l.type, l.params, state_text(l.state), l.flops_per_token / 1e6);
+  }
+  fmt::print("\nparameters without embeddings: {}\n", d.params);
+  fmt::print("total state: {} floats per sequence{}\n", d.total_state,
+             d.fixed_state ? " (fixed)" : fmt::format(" at L={}; NOT fixed-state: attention's KV cache grows with L", d.seq_len));
+  fmt::print("forward: {:.3f} MFLOP per token; training step at batch {}: {:.1f} GFLOP\n", d.flops_per_token / 1e6, o.batch,
+             d.train_step_flops(o.batch) / 1e9);
+}
+
+}  // namespace
+
+void setup_describe(CLI::App& app) {
+  auto o = std::make_shared<DescribeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "describe",
+      "Per layer and in total: parameters, state carried between tokens (floats per sequence) and FLOPs.\n"
+      "Example: mad describe --layers mh-attention swiglu mh-attention swiglu --task in-context-recall");
+  cmd->add_option("--layers", o->layers, "layer names (see 'mad layers')");
+  cmd->add_option("--arch", o->arch_file, "YAML architecture spec");
+  o->dim_option = cmd->add_option("--dim", o->dim, "model width D")->capture_default_str();
+  cmd->add_option("--task", o->task, "describe at this task's baseline shape and backbone (name or shorthand)");
+  cmd->add_option("--seq-len", o->seq_len, "sequence length (default: the task's, else 128)");
+  cmd->add_option("--vocab-size", o->vocab_size, "vocabulary size (default: the task's, else 16)");
+  cmd->add_option("--batch-size", o->batch, "batch size of the training-step FLOP count")->capture_default_str();
+  cmd->add_flag("--json", o->json, "one JSON object with layers, total_params, total_state, fixed_state, FLOPs");
+  cmd->callback([o] { run_describe(*o); });
+}
+
+}  // namespace mad::cli
