@@ -325,6 +325,18 @@ std::vector<std::string> ResultsDb::sweeps() {
   return out;
 }
 
+void ResultsDb::publish(const std::string& destination) {
+  const std::string temporary = destination + ".tmp";
+  std::error_code ignored;
+  std::filesystem::remove(temporary, ignored);  // a leftover of an interrupted publish
+  Statement vacuum(*db_, "VACUUM INTO ?1", "publishing the database");
+  vacuum.bind_all(temporary).run();
+  std::error_code error;
+  std::filesystem::rename(temporary, destination, error);
+  MAD_CHECK(!error, "{}: cannot publish to {}: {}; check that its directory exists and is writable", path(), destination,
+            error.message());
+}
+
 std::string ResultsDb::integrity_check() {
   Statement s(*db_, "PRAGMA integrity_check");
   std::string out;

@@ -93,6 +93,10 @@ class ResultsDb {
   std::vector<EpochMetrics> epochs(const std::string& key);
   // The names of the recorded sweeps, sorted.
   std::vector<std::string> sweeps();
+  // Writes a compact, self-contained copy of this database to `destination` atomically: VACUUM INTO a
+  // temporary file next to it, then rename, so that a reader (a merge job on another node) sees the old
+  // file or the whole new one, never a half-written one. Replaces `destination` if it exists.
+  void publish(const std::string& destination);
   // SQLite's PRAGMA integrity_check: "ok" for a healthy file.
   std::string integrity_check();
 

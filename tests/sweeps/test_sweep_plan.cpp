@@ -68,13 +68,14 @@ TEST(SweepPlan, CostGrowsWithSequenceLengthAndModel) {
   EXPECT_GT(estimated_seconds(baseline, 1), estimated_seconds(baseline, 2));
 }
 
-TEST(SweepPlan, FactsMatchTheBuiltModel) {
+TEST(SweepPlan, DescriptionIsTheSettingsShape) {
   const SweepSpec spec = two_architectures();
-  const ArchitectureFacts facts = architecture_facts(spec.architectures[0].spec, spec.settings[0]);
+  const models::ArchDescription d = describe_at(spec.architectures[0].spec, spec.settings[0]);
   // layers + their two RMSNorms + the unembedding RMSNorm and Linear(128, 16) with bias.
-  EXPECT_EQ(facts.params, 66048 + 135168 + 2 * 128 + 128 + 128 * 16 + 16);
-  EXPECT_FALSE(facts.fixed_state);
-  EXPECT_EQ(facts.growing_layers, 1);
+  EXPECT_EQ(d.params, 66048 + 135168 + 2 * 128 + 128 + 128 * 16 + 16);
+  EXPECT_FALSE(d.fixed_state);
+  EXPECT_EQ(d.seq_len, 127);  // in-context recall's inputs are the shifted sequence
+  EXPECT_EQ(d.vocab_size, 16);
 }
 
 }  // namespace
