@@ -10,20 +10,7 @@ configs="$(dirname "$0")/../../configs/sweeps"
 
 sql() { sqlite3 -batch "$1" "$2"; }
 
-# A sweep of 12 short runs (about a second each on one thread).
-cat >"$tmp/spec.yml" <<'YAML'
-name: tiny
-architectures:
-  attention: {dim: 32, layers: [{type: attention, rotary_emb_dim: 16}, swiglu]}
-  mlp: {dim: 32, layers: [swiglu]}
-settings:
-  - {task: in-context-recall, seq_len: 64, num_train_examples: 512, num_test_examples: 128}
-  - {task: selective-copying, seq_len: 64, num_tokens_to_copy: 8, num_train_examples: 512, num_test_examples: 128}
-lr: [1.0e-3, 3.0e-3, 1.0e-2]
-weight_decay: [0.0]
-epochs: 8
-batch_size: 64
-YAML
+cp "$(dirname "$0")/tiny_sweep.yml" "$tmp/spec.yml"  # 12 runs of about a second
 runs=12
 
 # ---- plan ------------------------------------------------------------------------------------------
