@@ -1,4 +1,5 @@
-// xLSTM ops: the fused mLSTM cell (kernels/mlstm.h) with its three kernels.
+// xLSTM ops: the fused mLSTM cell (kernels/mlstm.h) with its three kernels, and the fused sLSTM cell
+// (kernels/slstm.h).
 #include "core/ops_xlstm.h"
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 
 #include "core/ops_common.h"
 #include "kernels/mlstm.h"
+#include "kernels/slstm.h"
 
 namespace mad {
 
@@ -165,6 +167,83 @@ void backward_mlstm(Tape& tape, const Node& n) {
         kernels::mlstm_recurrent_backward<T_>(g.dims, eps, qp, kp, vp, ip, fp, dh, dq, dk, dv, di, df, scratch);
         break;
     }
+  });
+}
+
+// ---- slstm: pre [B, T, 4*Hd], R [NH, DH, 4*DH], bias [4*Hd] -> h [B, T, Hd]; saves states ---------------
+
+Var slstm(Var pre, Var R, Var bias) {
+  Tape& tape = detail::tape_of(pre, "slstm");
+  detail::tape_of(R, "slstm");
+  detail::tape_of(bias, "slstm");
+  detail::check_same_dtype(pre, R, "slstm");
+  detail::check_same_dtype(pre, bias, "slstm");
+  const Shape& ps = pre.shape();
+  const Shape& rs = R.shape();
+  MAD_CHECK(rs.rank() == 3 && rs[2] == 4 * rs[1] && rs[1] > 0,
+            "slstm: R must be [heads, DH, 4*DH] (block-diagonal recurrence), got {}", rs.str());
+  const kernels::SlstmDims d{ps.rank() == 3 ? ps[1] : 0, rs[0], rs[1]};
+  const int64_t Hd = d.width();
+  MAD_CHECK(ps.rank() == 3 && ps[2] == 4 * Hd,
+            "slstm: pre must be [B, T, 4*Hd] = [B, T, {}] for R {}, got {}", 4 * Hd, rs.str(), ps.str());
+  MAD_CHECK(bias.shape() == Shape{4 * Hd}, "slstm: bias must be [4*Hd] = [{}], got {}", 4 * Hd, bias.shape().str());
+  const int64_t B = ps[0], T = ps[1];
+  Tensor out = tape.alloc(Shape{B, T, Hd}, pre.dtype());
+  Tensor states = tape.zeros(Shape{B, T + 1, 4, Hd}, pre.dtype());  // a zero initial state
+  const int64_t slices = B * d.heads;
+  const int64_t chunks = std::min<int64_t>(num_threads(), std::max<int64_t>(slices, 1));
+  const auto per = static_cast<int64_t>(kernels::slstm_scratch_size(d));
+  Tensor scratch = tape.alloc(Shape{chunks * per}, pre.dtype());
+  dispatch_float(pre.dtype(), "slstm", [&]<typename T_>() {
+    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t s = slices * c / chunks; s < slices * (c + 1) / chunks; ++s) {
+          const int64_t b = s / d.heads, hd = s % d.heads;
+          kernels::slstm_forward<T_>(d, hd, pre.value().template data<T_>() + b * T * 4 * Hd,
+                                     R.value().template data<T_>(), bias.value().template data<T_>(),
+                                     out.data<T_>() + b * T * Hd, states.data<T_>() + b * (T + 1) * 4 * Hd,
+                                     scratch.data<T_>() + c * per);
+        }
+    });
+  });
+  return tape.record(OpId::slstm, {pre, R, bias}, out, {}, states);
+}
+
+// Heads are spread over threads, each head's batch elements run in order, so dR and db (shared by the batch)
+// are written by one thread in one order: deterministic for any thread count.
+void backward_slstm(Tape& tape, const Node& n) {
+  int32_t id[3];
+  const Tensor* grad[3];
+  Tensor spare[3];
+  for (int x = 0; x < 3; ++x) {
+    id[x] = tape.input(n, x);
+    if (tape.needs_grad(id[x])) {
+      grad[x] = &tape.grad_acc(id[x]);
+    } else {
+      spare[x] = tape.zeros(tape.value(id[x]).shape(), tape.value(id[x]).dtype());
+      grad[x] = &spare[x];
+    }
+  }
+  const Tensor& pre = tape.value(id[0]);
+  const Shape& rs = tape.value(id[1]).shape();
+  const kernels::SlstmDims d{pre.shape()[1], rs[0], rs[1]};
+  const int64_t B = pre.shape()[0], T = d.len, Hd = d.width();
+  const int64_t chunks = std::min<int64_t>(num_threads(), d.heads);
+  const auto per = static_cast<int64_t>(kernels::slstm_scratch_size(d));
+  Tensor scratch = tape.alloc(Shape{chunks * per}, pre.dtype());
+  const Tensor& dout = tape.grad(n.output);
+  dispatch_float(pre.dtype(), "slstm", [&]<typename T_>() {
+    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t hd = d.heads * c / chunks; hd < d.heads * (c + 1) / chunks; ++hd)
+          for (int64_t b = 0; b < B; ++b)
+            kernels::slstm_backward<T_>(d, hd, pre.template data<T_>() + b * T * 4 * Hd,
+                                        tape.value(id[1]).template data<T_>(), tape.value(id[2]).template data<T_>(),
+                                        n.saved[0].template data<T_>() + b * (T + 1) * 4 * Hd,
+                                        dout.template data<T_>() + b * T * Hd,
+                                        grad[0]->template data<T_>() + b * T * 4 * Hd, grad[1]->template data<T_>(),
+                                        grad[2]->template data<T_>(), scratch.data<T_>() + c * per);
+    });
   });
 }
 

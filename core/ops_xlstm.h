@@ -20,4 +20,9 @@ enum class MlstmKernel { parallel, chunkwise, recurrent };
 Var mlstm(Var q, Var k, Var v, Var igate, Var fgate, MlstmKernel kernel, int64_t chunk_size = 64,
           double eps = 1e-6);
 
+// The sLSTM cell (layers.md B.1) from a zero state: gate pre-activations pre [B, T, 4*Hd] (gate-major i, f,
+// z, o; then head; then unit; Hd = heads * DH), block-diagonal recurrent weights R [heads, DH, 4*DH] and
+// bias [4*Hd] -> h [B, T, Hd]. Saves every state (h, c, n, m) [B, T+1, 4, Hd]; backward (B.2) is exact.
+Var slstm(Var pre, Var R, Var bias);
+
 }  // namespace mad

@@ -130,6 +130,7 @@ void register_mlstm_layers(LayerRegistry& r) {
 
 void register_xlstm_layers(LayerRegistry& r) {
   register_mlstm_layers(r);
+  register_slstm_layers(r);
 }
 
 }  // namespace mad::models

@@ -207,6 +207,9 @@ std::vector<GradCase> op_cases() {
   c.back().options.rtol = 1e-4;
   c.back().options.atol = 1e-6;
 
+  // ---- slstm: pre [B, T, 4*Hd] with 2 heads of 2 units, a random recurrence R [2, 2, 8], bias [4*Hd] ----
+  c.push_back({"slstm", [](Tape&, Vars v) { return slstm(v[0], v[1], v[2]); },
+               {randn({2, 6, 16}, 220), randn({2, 2, 8}, 221, 0.5), randn({16}, 222, 0.5)}});
   return c;
 }
 

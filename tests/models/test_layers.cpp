@@ -84,6 +84,17 @@ TEST(Registry, MlstmCountsAndStates) {
   EXPECT_TRUE(model.layer_state(1).fixed);
 }
 
+// slstm at D = 128 with 4 heads of 32 and a width-4 convolution, by hand from models/layers/slstm.cpp:
+//   conv 128*4 + 128, i|f and z|o block-diagonal projections 2 * 4*32*64, recurrence R 4*32*128,
+//   biases 4*128, head-norm scale 128 = 34,048. State h, c, n, m + 3 conv inputs = 7 * 128 = 896.
+TEST(Registry, SlstmCountAndState) {
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{"slstm"}, 128);
+  Model model(spec, BackboneKind::language_model, 16, 127);
+  EXPECT_EQ(model.layer_params(0), 128 * 4 + 128 + 2 * 4 * 32 * 64 + 4 * 32 * 128 + 4 * 128 + 128);
+  EXPECT_EQ(model.layer_params(0), 34048);
+  EXPECT_EQ(model.layer_state(0).floats, 896);
+}
+
 // The kernels of an mLSTM layer agree: same parameters, same input, same output and parameter gradients.
 TEST(Registry, MlstmKernelsAgree) {
   constexpr int64_t D = 16, T = 12;
