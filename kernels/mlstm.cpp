@@ -88,7 +88,7 @@ std::size_t mlstm_parallel_scratch_size(const MlstmDims& d) {
 }
 
 std::size_t mlstm_chunkwise_forward_scratch_size(const MlstmDims& d, int64_t chunk) {
-  return static_cast<std::size_t>(3 * chunk + d.dv);
+  return static_cast<std::size_t>(4 * chunk + d.dv);
 }
 
 std::size_t mlstm_chunkwise_backward_scratch_size(const MlstmDims& d, int64_t chunk) {
@@ -361,22 +361,22 @@ template <typename T>
 void mlstm_chunkwise_forward(const MlstmDims& d, int64_t chunk, std::type_identity_t<T> eps, const T* q,
                              const T* k, const T* v, const T* i, const T* f, T* h, T* state,
                              std::type_identity_t<T>* scratch) {
-  T* b = scratch;     // [chunk]; reused for a
-  T* D = b + chunk;   // [chunk]
-  T* Ct = D + chunk;  // [chunk]
-  T* num = Ct + chunk;
+  T* b = scratch;      // [chunk] local prefix of log forget gates
+  T* a = b + chunk;    // [chunk] log weights of the inputs at the chunk end
+  T* D = a + chunk;    // [chunk]
+  T* Ct = D + chunk;   // [chunk]
+  T* num = Ct + chunk; // [dv]
+  T& m = state[d.dk * d.dv + d.dk];
   for (int64_t t0 = 0; t0 < d.len; t0 += chunk) {
     const int64_t Lc = std::min(chunk, d.len - t0);
+    const T m_new = chunk_gates(d, t0, Lc, i, f, m, b, a);
     // Outputs first (they read the state before the chunk), then the boundary state.
-    T lb = 0;
-    for (int64_t s = 0; s < Lc; ++s) b[s] = (lb += log_sigmoid(f[(t0 + s) * d.ld_g]));
     for (int64_t tau = 0; tau < Lc; ++tau) {
       T bo, beta;
       const T mc = chunk_row(d, t0, tau, q, k, v, i, b, state, D, Ct, num, bo, beta);
       read_out(num, bo, mc, T(eps), d.dv, h + (t0 + tau) * d.ld_v);
     }
-    const T m_new = chunk_gates(d, t0, Lc, i, f, state[d.dk * d.dv + d.dk], b, D);
-    chunk_state_update(d, t0, Lc, k, v, b, D, m_new, state);
+    chunk_state_update(d, t0, Lc, k, v, b, a, m_new, state);
   }
 }
 
