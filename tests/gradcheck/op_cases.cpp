@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/ops_xlstm.h"
+
 namespace mad::testing {
 namespace {
 
@@ -13,6 +15,11 @@ Tensor ids(const Shape& shape, std::initializer_list<int32_t> values) { return T
 
 void add_unary(std::vector<GradCase>& cases, const char* name, Var (*op)(Var), Tensor input) {
   cases.push_back({name, [op](Tape&, Vars v) { return op(v[0]); }, {std::move(input)}});
+}
+
+Tensor add_offset(Tensor t, double offset) {
+  for (int64_t j = 0; j < t.numel(); ++j) t.data<double>()[j] += offset;
+  return t;
 }
 
 }  // namespace
@@ -173,6 +180,36 @@ std::vector<GradCase> op_cases() {
   }
   c.push_back({"rotary_full", [](Tape&, Vars v) { return rotary(v[0]); }, {randn({2, 5, 2, 6}, 190)}});
   c.push_back({"rotary_partial", [](Tape&, Vars v) { return rotary(v[0], 100.0, 4); }, {randn({1, 4, 3, 8}, 191)}});
+
+  // ---- mlstm: q, k [B, T, H, Dk], v [B, T, H, Dv], gates [B, T, H]; each kernel's own backward. eps = 0
+  // makes the backward (stabiliser held constant) exact; chunk 3 of T = 7 leaves a ragged last chunk. ----
+  struct MlstmCase {
+    const char* name;
+    MlstmKernel kernel;
+    int64_t chunk;
+    double eps;
+  };
+  const MlstmCase mlstm_cases[] = {{"mlstm_parallel", MlstmKernel::parallel, 0, 0.0},
+                                   {"mlstm_recurrent", MlstmKernel::recurrent, 0, 0.0},
+                                   {"mlstm_chunkwise_1", MlstmKernel::chunkwise, 1, 0.0},
+                                   {"mlstm_chunkwise_3", MlstmKernel::chunkwise, 3, 0.0},
+                                   {"mlstm_chunkwise_7", MlstmKernel::chunkwise, 7, 0.0},
+                                   {"mlstm_chunkwise_eps", MlstmKernel::chunkwise, 2, 1e-6}};
+  seed = 200;
+  for (const MlstmCase& m : mlstm_cases) {
+    c.push_back({m.name,
+                 [m](Tape&, Vars v) { return mlstm(v[0], v[1], v[2], v[3], v[4], m.kernel, m.chunk, m.eps); },
+                 {randn({2, 7, 2, 3}, ++seed), randn({2, 7, 2, 3}, ++seed), randn({2, 7, 2, 4}, ++seed),
+                  randn({2, 7, 2}, ++seed, 2.0), add_offset(randn({2, 7, 2}, ++seed, 2.0), 1.0)}});
+  }
+  // With eps > 0 the gradient that holds m constant misses an eps * e^m-relative term (layers.md A.1): 2e-5
+  // relative here, so this case only bounds that gap.
+  c.back().options.rtol = 1e-4;
+  c.back().options.atol = 1e-6;
+
+  // ---- slstm: pre [B, T, 4*Hd] with 2 heads of 2 units, a random recurrence R [2, 2, 8], bias [4*Hd] ----
+  c.push_back({"slstm", [](Tape&, Vars v) { return slstm(v[0], v[1], v[2]); },
+               {randn({2, 6, 16}, 220), randn({2, 2, 8}, 221, 0.5), randn({16}, 222, 0.5)}});
   return c;
 }
 

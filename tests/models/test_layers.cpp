@@ -17,6 +17,8 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("rotary_emb_dim")) o.set("rotary_emb_dim", config::Value(d.get<int64_t>("n_heads") > 1 ? 4 : 16));
   if (d.contains("window_size") && d.get<int64_t>("window_size") >= 0) o.set("window_size", config::Value(2));
   if (d.contains("dim_inner")) o.set("dim_inner", config::Value(24));
+  // The mLSTM backward holds the stabiliser constant, which is exact for cell_eps = 0 (layers.md A.4).
+  if (d.contains("cell_eps")) o.set("cell_eps", config::Value(0.0));
   return o;
 }
 
@@ -63,6 +65,66 @@ TEST(Registry, ReferenceCountsAndStates) {
   EXPECT_EQ(model.layer_state(4).floats, 8448);
   EXPECT_TRUE(model.layer_state(4).fixed);
   EXPECT_EQ(model.layer_state(5).floats, 8448);
+}
+
+// mLSTM layers at D = 128, counted by hand from the definitions in models/layers/mlstm.cpp:
+//   mlstm:       q, k, v 3 * 128*128 + gates 2 * (128*8 + 8) + out_proj 128*128            = 67,600
+//   mlstm-block: q, k 2 * 128*64 + v 128*128 + output gate 128*128 + gates 2 * (128*4 + 4)
+//                + head-norm scale 128 + out_proj 128*128                                     = 66,696
+// States (layers.md E) H * (dk*dv + dk + 1): 8 * (16*16 + 16 + 1) = 2184 and 4 * (16*32 + 16 + 1) = 2116.
+TEST(Registry, MlstmCountsAndStates) {
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{"mlstm", "mlstm-block"}, 128);
+  Model model(spec, BackboneKind::language_model, 16, 127);
+  EXPECT_EQ(model.layer_params(0), 3 * 128 * 128 + 2 * (128 * 8 + 8) + 128 * 128);
+  EXPECT_EQ(model.layer_params(0), 67600);
+  EXPECT_EQ(model.layer_params(1), 2 * 128 * 64 + 128 * 128 + 128 * 128 + 2 * (128 * 4 + 4) + 128 + 128 * 128);
+  EXPECT_EQ(model.layer_params(1), 66696);
+  EXPECT_EQ(model.layer_state(0).floats, 2184);
+  EXPECT_EQ(model.layer_state(1).floats, 2116);
+  EXPECT_TRUE(model.layer_state(1).fixed);
+}
+
+// slstm at D = 128 with 4 heads of 32 and a width-4 convolution, by hand from models/layers/slstm.cpp:
+//   conv 128*4 + 128, i|f and z|o block-diagonal projections 2 * 4*32*64, recurrence R 4*32*128,
+//   biases 4*128, head-norm scale 128 = 34,048. State h, c, n, m + 3 conv inputs = 7 * 128 = 896.
+TEST(Registry, SlstmCountAndState) {
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{"slstm"}, 128);
+  Model model(spec, BackboneKind::language_model, 16, 127);
+  EXPECT_EQ(model.layer_params(0), 128 * 4 + 128 + 2 * 4 * 32 * 64 + 4 * 32 * 128 + 4 * 128 + 128);
+  EXPECT_EQ(model.layer_params(0), 34048);
+  EXPECT_EQ(model.layer_state(0).floats, 896);
+}
+
+// The kernels of an mLSTM layer agree: same parameters, same input, same output and parameter gradients.
+TEST(Registry, MlstmKernelsAgree) {
+  constexpr int64_t D = 16, T = 12;
+  auto run = [&](const char* kernel, int64_t chunk) {
+    config::Value o = small_overrides("mlstm-block");
+    o.set("kernel", config::Value(std::string(kernel)));
+    o.set("chunk_size", config::Value(chunk));
+    const config::Value cfg = builtin_layers().resolve("mlstm-block", o, D);
+    ParamStore params(DType::F64);
+    auto layer = builtin_layers().find("mlstm-block").build(cfg, ParamScope(params), {D, T, LinearInit::pytorch_default});
+    params.finalize(3);
+    Rng rng(4);
+    for (const auto& e : params.entries()) initialize(e.value, Init::normal(0, 0.5), rng);  // gates away from init
+    Tape tape;
+    Var y = layer->forward(tape, tape.constant(testing::randn({2, T, D}, 5)));
+    std::vector<double> out = y.value().to_vector<double>();
+    tape.backward(sum_all(y * tape.constant(testing::randn({2, T, D}, 6))));
+    const std::vector<double> g = params.grads().to_vector<double>();
+    out.insert(out.end(), g.begin(), g.end());
+    return out;
+  };
+  const std::vector<double> ref = run("recurrent", 1);
+  for (const auto& [kernel, chunk] : std::vector<std::pair<const char*, int64_t>>{
+           {"parallel", 1}, {"chunkwise", 1}, {"chunkwise", 4}, {"chunkwise", 5}, {"chunkwise", 12}}) {
+    const std::vector<double> r = run(kernel, chunk);
+    ASSERT_EQ(r.size(), ref.size());
+    double worst = 0;
+    for (size_t j = 0; j < r.size(); ++j) worst = std::max(worst, std::abs(r[j] - ref[j]));
+    EXPECT_LE(worst, 1e-10) << kernel << " chunk " << chunk;
+  }
 }
 
 TEST(Registry, UnknownNamesAndKeysListTheValidOnes) {
