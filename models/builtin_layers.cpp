@@ -6,6 +6,7 @@ namespace mad::models {
 void register_builtin_layers(LayerRegistry& registry) {
   register_mlp_layers(registry);        // mlp, swiglu
   register_attention_layers(registry);  // attention, mh-attention, sliding-attention, mh-sliding-attention
+  register_linear_attention_layers(registry);  // linear-attention, mh-linear-attention
 }
 
 }  // namespace mad::models

@@ -61,5 +61,6 @@ void register_builtin_layers(LayerRegistry& registry);
 // Per-family registration functions (one per models/layers/*.cpp file).
 void register_mlp_layers(LayerRegistry& registry);
 void register_attention_layers(LayerRegistry& registry);
+void register_linear_attention_layers(LayerRegistry& registry);
 
 }  // namespace mad::models

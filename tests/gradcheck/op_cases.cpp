@@ -173,6 +173,19 @@ std::vector<GradCase> op_cases() {
   }
   c.push_back({"rotary_full", [](Tape&, Vars v) { return rotary(v[0]); }, {randn({2, 5, 2, 6}, 190)}});
   c.push_back({"rotary_partial", [](Tape&, Vars v) { return rotary(v[0], 100.0, 4); }, {randn({1, 4, 3, 8}, 191)}});
+
+  // ---- causal linear attention: q, k [B, T, H, Dk], v [B, T, H, Dv]; chunk 2 over T = 7 gives three full
+  // chunks and a ragged one; log decays in [-1.2, -0.05] (a log-sigmoid's range, away from 0) ----
+  c.push_back({"causal_linear_attention", [](Tape&, Vars v) { return causal_linear_attention(v[0], v[1], v[2], Var(), 2); },
+               {randn({2, 7, 2, 3}, 200), randn({2, 7, 2, 3}, 201), randn({2, 7, 2, 4}, 202)}});
+  c.push_back({"causal_linear_attention_gated",
+               [](Tape&, Vars v) { return causal_linear_attention(v[0], v[1], v[2], v[3], 2); },
+               {randn({2, 7, 2, 3}, 203), randn({2, 7, 2, 3}, 204), randn({2, 7, 2, 4}, 205),
+                uniform({2, 7, 2, 3}, 206, -1.2, -0.05)}});
+  c.push_back({"causal_linear_attention_one_chunk",
+               [](Tape&, Vars v) { return causal_linear_attention(v[0], v[1], v[2], v[3], 16); },
+               {randn({1, 5, 1, 2}, 207), randn({1, 5, 1, 2}, 208), randn({1, 5, 1, 3}, 209),
+                uniform({1, 5, 1, 2}, 210, -1.2, -0.05)}});
   return c;
 }
 

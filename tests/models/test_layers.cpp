@@ -17,6 +17,7 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("rotary_emb_dim")) o.set("rotary_emb_dim", config::Value(d.get<int64_t>("n_heads") > 1 ? 4 : 16));
   if (d.contains("window_size") && d.get<int64_t>("window_size") >= 0) o.set("window_size", config::Value(2));
   if (d.contains("dim_inner")) o.set("dim_inner", config::Value(24));
+  if (d.contains("num_heads")) o.set("num_heads", config::Value(d.get<int64_t>("num_heads") > 1 ? 4 : 1));
   return o;
 }
 

@@ -1,0 +1,91 @@
+// Sequence mixers with two forms: parameter counts and state sizes at D = 128 against hand counts from the
+// definitions (mad-protocol.md sections 6 and 7), and the agreement of each layer's two forms (the fast one
+// we train with vs the oracle), forward and every gradient, in float64.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/backbone.h"
+#include "tests/support/gradcheck.h"
+
+namespace mad::models {
+namespace {
+
+// Parameters and state of one layer at D = 128 inside a language model over length-127 inputs (the
+// in-context-recall baseline).
+struct Counts {
+  int64_t params;
+  int64_t state;
+};
+Counts counts_at_128(const std::string& name) {
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{name}, 128);
+  Model model(spec, BackboneKind::language_model, 16, 127);
+  EXPECT_TRUE(model.layer_state(0).fixed) << name;
+  return {model.layer_params(0), model.layer_state(0).floats};
+}
+
+TEST(MixerCounts, LinearAttention) {
+  // q, k, v, out projections D x D without bias, plus two Hadamard feature maps (q and k), each two
+  // Linear(Dk, Dk) with bias on one head's channels (shared by the heads).
+  const int64_t projections = 4 * 128 * 128;
+  const Counts one = counts_at_128("linear-attention");
+  EXPECT_EQ(one.params, projections + 2 * 2 * (128 * 128 + 128));  // 131,584
+  EXPECT_EQ(one.state, 1 * 128 * 128);                             // heads * d_k * d_v
+  const Counts mh = counts_at_128("mh-linear-attention");
+  EXPECT_EQ(mh.params, projections + 2 * 2 * (8 * 8 + 8));  // 65,824
+  EXPECT_EQ(mh.state, 16 * 8 * 8);                          // 1,024
+}
+
+// Output and every gradient (input and parameters) of layer `name` built twice with the same seed, once
+// with `key: a` and once with `key: b`.
+void expect_forms_agree(const std::string& name, const std::string& key, const config::Value& a,
+                        const config::Value& b, int64_t D, int64_t T, double tol,
+                        config::Value base = config::Value::map()) {
+  struct Result {
+    Tensor out, dx, dparams;
+  };
+  auto run = [&](const config::Value& form) {
+    config::Value o = base;
+    o.set(key, form);
+    const config::Value cfg = builtin_layers().resolve(name, o, D);
+    ParamStore params(DType::F64);
+    const BuildContext ctx{D, T, LinearInit::pytorch_default};
+    auto layer = builtin_layers().find(name).build(cfg, ParamScope(params), ctx);
+    params.finalize(17);
+    params.zero_grad();
+    Tape tape;
+    Result r{Tensor(), Tensor::zeros({2, T, D}, DType::F64), Tensor()};
+    Var x = tape.leaf(testing::randn({2, T, D}, 4), true, r.dx);
+    Var y = layer->forward(tape, x);
+    r.out = y.value().clone();
+    tape.backward(y, testing::randn(y.shape(), 5));
+    r.dparams = params.grads().clone();
+    return r;
+  };
+  const Result ra = run(a), rb = run(b);
+  auto rel = [](const Tensor& p, const Tensor& q) {
+    double diff = 0, norm = 1;
+    for (int64_t i = 0; i < p.numel(); ++i) {
+      diff = std::max(diff, std::abs(p.item(i) - q.item(i)));
+      norm = std::max(norm, std::abs(q.item(i)));
+    }
+    return diff / norm;
+  };
+  EXPECT_LT(rel(ra.out, rb.out), tol) << name << " output";
+  EXPECT_LT(rel(ra.dx, rb.dx), tol) << name << " input gradient";
+  EXPECT_LT(rel(ra.dparams, rb.dparams), tol) << name << " parameter gradients";
+}
+
+TEST(MixerForms, LinearAttentionRunningSumsEqualQuadratic) {
+  for (const char* name : {"linear-attention", "mh-linear-attention"}) {
+    config::Value base = config::Value::map();
+    base.set("num_heads", config::Value(std::string(name) == "linear-attention" ? 1 : 4));
+    // T = 37 spans three 16-step chunks of the running-sum form.
+    expect_forms_agree(name, "parallel_implementation", config::Value(std::string("linear")),
+                       config::Value(std::string("quadratic")), 16, 37, 1e-9, base);
+  }
+}
+
+}  // namespace
+}  // namespace mad::models
