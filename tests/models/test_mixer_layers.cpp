@@ -37,6 +37,18 @@ TEST(MixerCounts, LinearAttention) {
   EXPECT_EQ(mh.state, 16 * 8 * 8);                          // 1,024
 }
 
+TEST(MixerCounts, GatedLinearAttention) {
+  // q, k, v, g, o projections D x D without bias; the low-rank gate D -> 16 (no bias) -> D (bias); the
+  // RMSNorm weight of one head's Dv channels (shared by the heads).
+  const int64_t common = 5 * 128 * 128 + (128 * 16 + 16 * 128 + 128);
+  const Counts one = counts_at_128("gated-linear-attention");
+  EXPECT_EQ(one.params, common + 128);  // 86,272
+  EXPECT_EQ(one.state, 128 * 128);      // 16,384
+  const Counts mh = counts_at_128("mh-gated-linear-attention");
+  EXPECT_EQ(mh.params, common + 16);  // 86,160
+  EXPECT_EQ(mh.state, 8 * 16 * 16);   // 2,048 (mad-protocol.md section 7)
+}
+
 // Output and every gradient (input and parameters) of layer `name` built twice with the same seed, once
 // with `key: a` and once with `key: b`.
 void expect_forms_agree(const std::string& name, const std::string& key, const config::Value& a,
@@ -84,6 +96,16 @@ TEST(MixerForms, LinearAttentionRunningSumsEqualQuadratic) {
     // T = 37 spans three 16-step chunks of the running-sum form.
     expect_forms_agree(name, "parallel_implementation", config::Value(std::string("linear")),
                        config::Value(std::string("quadratic")), 16, 37, 1e-9, base);
+  }
+}
+
+TEST(MixerForms, GatedLinearAttentionChunkedEqualsRecurrent) {
+  for (const char* name : {"gated-linear-attention", "mh-gated-linear-attention"}) {
+    config::Value base = config::Value::map();
+    base.set("num_heads", config::Value(std::string(name) == "gated-linear-attention" ? 1 : 4));
+    base.set("gate_low_rank_dim", config::Value(4));
+    expect_forms_agree(name, "mode", config::Value(std::string("chunk")), config::Value(std::string("fused_recurrent")),
+                       16, 37, 1e-9, base);
   }
 }
 
