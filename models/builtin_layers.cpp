@@ -8,6 +8,7 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_attention_layers(registry);  // attention, mh-attention, sliding-attention, mh-sliding-attention
   register_linear_attention_layers(registry);  // linear-attention, mh-linear-attention
   register_gated_linear_attention_layers(registry);  // gated-linear-attention, mh-gated-linear-attention
+  register_hyena_layers(registry);  // hyena, mh-hyena, hyena-experts
 }
 
 }  // namespace mad::models

@@ -49,6 +49,37 @@ TEST(MixerCounts, GatedLinearAttention) {
   EXPECT_EQ(mh.state, 8 * 16 * 16);   // 2,048 (mad-protocol.md section 7)
 }
 
+// The implicit filter of `channels` outputs and MLP width o over L = 127 positions: z [L, 3], Linear(3, o),
+// two Linear(o, o), Linear(o, channels) without bias, one shared frequency vector [o].
+int64_t filter_params(int64_t channels, int64_t o) { return 3 * 127 + (3 * o + o) + 2 * (o * o + o) + o * channels + o; }
+
+TEST(MixerCounts, Hyena) {
+  // in_proj 128 -> 384 with bias, short filter over 1536 channels (3 taps + bias), long-conv bias [512],
+  // filter (512 channels, width 4), out_proj 512 -> 128 with bias.
+  const Counts h = counts_at_128("hyena");
+  EXPECT_EQ(h.params, (128 * 384 + 384) + 1536 * 4 + 512 + filter_params(512, 4) + (512 * 128 + 128));  // 124,345
+  EXPECT_EQ(h.state, 512 * 4);  // 2,048 (mad-protocol.md section 7)
+  // mh-hyena as the reference realises it: in_proj 128 -> 96 tiled 4x to 384, 8 heads of 16 channels, one
+  // filter (and one bias) per head, filter width 2; state: 8 heads x 16 x 16 convolved channels x order 2.
+  const Counts mh = counts_at_128("mh-hyena");
+  EXPECT_EQ(mh.params, (128 * 96 + 96) + 384 * 4 + 8 + filter_params(8, 2) + (128 * 128 + 128));  // 30,859
+  EXPECT_EQ(mh.state, 8 * 16 * 16 * 2);                                                          // 4,096
+  // hyena-experts: in_proj 128 -> 384 (no tiling), short filter over 384 channels, long-conv bias [128],
+  // filter (128 channels, width 16), router 128 -> 8 with bias, out_proj 16 -> 128 with bias.
+  const Counts ex = counts_at_128("hyena-experts");
+  EXPECT_EQ(ex.params, (128 * 384 + 384) + 384 * 4 + 128 + filter_params(128, 16) + (128 * 8 + 8) + (16 * 128 + 128));
+  EXPECT_EQ(ex.state, 128 * 16);  // 2,048 (mad-protocol.md section 7)
+}
+
+TEST(MixerCounts, MhHyenaAsConfiguredLayout) {
+  config::Value o = config::Value::map();
+  o.set("head_layout", config::Value(std::string("as_configured")));
+  ArchSpec spec = arch_from_names(std::vector<std::string>{"mh-hyena"}, 128);
+  spec.layers[0].config = builtin_layers().resolve("mh-hyena", o, 128);
+  Model model(spec, BackboneKind::language_model, 16, 127);
+  EXPECT_EQ(model.layer_state(0).floats, 16 * 8 * 8 * 2);  // 16 heads of 8
+}
+
 // Output and every gradient (input and parameters) of layer `name` built twice with the same seed, once
 // with `key: a` and once with `key: b`.
 void expect_forms_agree(const std::string& name, const std::string& key, const config::Value& a,
@@ -106,6 +137,16 @@ TEST(MixerForms, GatedLinearAttentionChunkedEqualsRecurrent) {
     base.set("gate_low_rank_dim", config::Value(4));
     expect_forms_agree(name, "mode", config::Value(std::string("chunk")), config::Value(std::string("fused_recurrent")),
                        16, 37, 1e-9, base);
+  }
+}
+
+TEST(MixerForms, HyenaFftEqualsDirectConvolution) {
+  for (const char* name : {"hyena", "mh-hyena", "hyena-experts"}) {
+    config::Value base = config::Value::map();
+    if (std::string(name) == "mh-hyena") base.set("num_heads", config::Value(4));        // 4 heads of 4 at D = 16
+    if (std::string(name) == "hyena-experts") base.set("dim_inner", config::Value(2));  // 2 x 8 experts = 16
+    expect_forms_agree(name, "conv_kernel", config::Value(std::string("fft")), config::Value(std::string("direct")), 16,
+                       21, 1e-9, base);
   }
 }
 
