@@ -10,6 +10,7 @@
 // gradients, state only at chunk boundaries) and `fused_recurrent` (one step at a time through primitive
 // ops, materialising every S_t: the test oracle, far too heavy to train with).
 #include <cmath>
+#include <vector>
 
 #include "models/registry.h"
 

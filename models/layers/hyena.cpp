@@ -30,6 +30,7 @@
 #include <cmath>
 #include <numbers>
 #include <span>
+#include <vector>
 
 #include "models/registry.h"
 
