@@ -1,5 +1,6 @@
 // `mad layers`: the layer registry, with each layer's family, parameters and state at a given width.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fmt/core.h>
 
 #include "apps/commands.h"
@@ -17,18 +18,27 @@ struct LayersOptions {
 
 void run_layers(const LayersOptions& o) {
   const models::LayerRegistry& registry = models::builtin_layers();
-  fmt::print("{:<22} {:<10} {:<8} {:>10} {:>14}  {}\n", "layer", "family", "mixes", "params", "state", "summary");
+  // Columns as wide as the longest name and family, so every row lines up.
+  size_t name_w = 5, family_w = 6;
+  for (const std::string& name : registry.names()) {
+    name_w = std::max(name_w, name.size());
+    family_w = std::max(family_w, registry.find(name).family.size());
+  }
+  fmt::print("{:<{}} {:<{}} {:<8} {:>10} {:>14}  {}\n", "layer", name_w, "family", family_w, "mixes", "params", "state",
+             "summary");
   for (const std::string& name : registry.names()) {
     const models::LayerEntry& e = registry.find(name);
     models::Model m(models::arch_from_names(std::vector<std::string>{name}, o.dim), models::BackboneKind::language_model,
                     2, o.seq_len);
     const models::StateSize s = m.layer_state(0);
     const std::string state = s.fixed ? fmt::format("{}", s.floats) : fmt::format("{} (L={})", s.floats, o.seq_len);
-    fmt::print("{:<22} {:<10} {:<8} {:>10} {:>14}  {}\n", name, e.family, e.sequence_mixer ? "sequence" : "channel",
-               m.layer_params(0), state, e.summary);
+    fmt::print("{:<{}} {:<{}} {:<8} {:>10} {:>14}  {}\n", name, name_w, e.family, family_w,
+               e.sequence_mixer ? "sequence" : "channel", m.layer_params(0), state, e.summary);
     if (o.defaults) fmt::print("    defaults: {}\n", config::canonical(registry.defaults(name)));
   }
-  fmt::print("\nparams and state (floats per sequence) at D={}; attention's state is its KV cache and grows with L.\n", o.dim);
+  fmt::print("\nparams and state (floats per sequence) at D={}, L={}; attention's state is its KV cache and grows with L;\n"
+             "Hyena's parameters include its filter's 3 L positional features.\n",
+             o.dim, o.seq_len);
 }
 
 }  // namespace

@@ -35,6 +35,11 @@ void initialize(const Tensor& t, const Init& init, Rng& rng) {
         for (int64_t i = 0; i < n; ++i)
           p[i] = static_cast<T>(n == 1 ? init.a : init.a + (init.b - init.a) * static_cast<double>(i) / static_cast<double>(n - 1));
         break;
+      case Init::Kind::values:
+        MAD_CHECK(init.table && static_cast<int64_t>(init.table->size()) == n,
+                  "initialize: a values init has {} entries for a tensor of {} elements", init.table ? init.table->size() : 0, n);
+        for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>((*init.table)[static_cast<size_t>(i)]);
+        break;
     }
   });
 }

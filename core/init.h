@@ -1,6 +1,9 @@
 // Parameter initialisers, all drawn from the seeded mad::Rng (same seed, same values, on every machine).
 #pragma once
 
+#include <memory>
+#include <vector>
+
 #include "core/rng.h"
 #include "core/tensor.h"
 
@@ -16,12 +19,15 @@ struct Init {
     normal,          // N(a, b^2)
     xavier_uniform,  // U(-g sqrt(6/(fan_in+fan_out)), +...) with gain g = a
     linspace,        // a .. b evenly over all elements (inclusive)
+    values,          // the given table, in element order (a layer's computed start, e.g. Hyena's positions)
   };
   Kind kind = Kind::zeros;
   double a = 0, b = 0;
   // For fan-in based inits of tensors whose fan_in is not the PyTorch default (numel / shape[0]),
   // e.g. a Linear bias; 0 means "derive from the shape".
   int64_t fan_in = 0;
+  // For Kind::values: exactly one value per element (shared, so copying an Init stays cheap).
+  std::shared_ptr<const std::vector<double>> table = nullptr;
 
   static Init zeros() { return {Kind::zeros}; }
   static Init ones() { return {Kind::ones}; }
@@ -31,6 +37,11 @@ struct Init {
   static Init normal(double mean, double stddev) { return {Kind::normal, mean, stddev}; }
   static Init xavier_uniform(double gain = 1.0) { return {Kind::xavier_uniform, gain}; }
   static Init linspace(double start, double end) { return {Kind::linspace, start, end}; }
+  static Init values(std::vector<double> v) {
+    Init init{Kind::values};
+    init.table = std::make_shared<const std::vector<double>>(std::move(v));
+    return init;
+  }
 };
 
 // Fills `t` (float32 or float64) according to `init`, drawing from `rng` in element order.

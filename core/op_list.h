@@ -19,6 +19,7 @@
   /* ops_sequence.cpp */ X(causal_mask) X(cumsum) X(depthwise_conv1d) X(long_conv)              \
   /* ops_attention.cpp */ X(attention) X(rotary)                                              \
   /* ops_xlstm.cpp */ X(mlstm) X(slstm)
+  /* ops_linear_attention.cpp */ X(causal_linear_attention)
 
 namespace mad {
 

@@ -136,4 +136,15 @@ Var attention(Var q, Var k, Var v, double scale, bool causal = true, int64_t win
 // rounding; in float64 in double. Saves the cos and sin tables [T, rotary_dim/2].
 Var rotary(Var x, double base = 10000.0, int64_t rotary_dim = -1);
 
+// ---- linear attention (ops_linear_attention.cpp) ------------------------------------------------------
+// q, k [B, T, H, Dk], v [B, T, H, Dv], log_decay [B, T, H, Dk] (entries <= 0, e.g. a log-sigmoid) or
+// undefined (no decay) -> out [B, T, H, Dv]. With G_t = sum_{s<=t} log_decay_s (0 when undefined):
+//   out_t = sum_{j<=t} ( sum_d q_t[d] k_j[d] exp(G_t[d] - G_j[d]) ) v_j
+// i.e. the recurrence S_t = diag(exp(log_decay_t)) S_{t-1} + k_t v_t^T, out_t = S_t^T q_t per (batch, head):
+// unnormalised causal linear attention, and gated linear attention with a per-key-channel decay. Computed
+// chunkwise (chunks of `chunk` steps, kernels/linear_attention.h): O(T*chunk*Dk + T*Dk*Dv) per slice, no
+// [T, T] or per-step state tensor. Saves nothing; backward recomputes the chunk-boundary states.
+// Slices (batch, head) are spread over threads; each is computed by one thread (deterministic).
+Var causal_linear_attention(Var q, Var k, Var v, Var log_decay = Var(), int64_t chunk = 16);
+
 }  // namespace mad

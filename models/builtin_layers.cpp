@@ -7,6 +7,9 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_mlp_layers(registry);        // mlp, swiglu
   register_attention_layers(registry);  // attention, mh-attention, sliding-attention, mh-sliding-attention
   register_xlstm_layers(registry);      // mlstm, mlstm-block, slstm
+  register_linear_attention_layers(registry);  // linear-attention, mh-linear-attention
+  register_gated_linear_attention_layers(registry);  // gated-linear-attention, mh-gated-linear-attention
+  register_hyena_layers(registry);  // hyena, mh-hyena, hyena-experts
 }
 
 }  // namespace mad::models

@@ -66,5 +66,8 @@ void register_builtin_layers(LayerRegistry& registry);
 void register_mlp_layers(LayerRegistry& registry);
 void register_attention_layers(LayerRegistry& registry);
 void register_xlstm_layers(LayerRegistry& registry);
+void register_linear_attention_layers(LayerRegistry& registry);
+void register_gated_linear_attention_layers(LayerRegistry& registry);
+void register_hyena_layers(LayerRegistry& registry);
 
 }  // namespace mad::models

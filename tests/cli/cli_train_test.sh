@@ -12,7 +12,8 @@ grep -q "^mad [0-9]" "$tmp/out" || fail "--version prints '$(cat "$tmp/out")'"
 expect_ok "mad --help" "$mad" --help
 for cmd in train layers tasks data demo; do grep -q "^  $cmd" "$tmp/out" || fail "mad --help does not list $cmd"; done
 expect_ok "mad layers" "$mad" layers
-for layer in mlp swiglu attention mh-attention sliding-attention mh-sliding-attention; do
+for layer in mlp swiglu attention mh-attention sliding-attention mh-sliding-attention linear-attention \
+    mh-linear-attention gated-linear-attention mh-gated-linear-attention hyena mh-hyena hyena-experts; do
   grep -q "^$layer " "$tmp/out" || fail "mad layers does not list $layer"
 done
 

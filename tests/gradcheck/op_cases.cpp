@@ -210,6 +210,19 @@ std::vector<GradCase> op_cases() {
   // ---- slstm: pre [B, T, 4*Hd] with 2 heads of 2 units, a random recurrence R [2, 2, 8], bias [4*Hd] ----
   c.push_back({"slstm", [](Tape&, Vars v) { return slstm(v[0], v[1], v[2]); },
                {randn({2, 6, 16}, 220), randn({2, 2, 8}, 221, 0.5), randn({16}, 222, 0.5)}});
+
+  // ---- causal linear attention: q, k [B, T, H, Dk], v [B, T, H, Dv]; chunk 2 over T = 7 gives three full
+  // chunks and a ragged one; log decays in [-1.2, -0.05] (a log-sigmoid's range, away from 0) ----
+  c.push_back({"causal_linear_attention", [](Tape&, Vars v) { return causal_linear_attention(v[0], v[1], v[2], Var(), 2); },
+               {randn({2, 7, 2, 3}, 200), randn({2, 7, 2, 3}, 201), randn({2, 7, 2, 4}, 202)}});
+  c.push_back({"causal_linear_attention_gated",
+               [](Tape&, Vars v) { return causal_linear_attention(v[0], v[1], v[2], v[3], 2); },
+               {randn({2, 7, 2, 3}, 203), randn({2, 7, 2, 3}, 204), randn({2, 7, 2, 4}, 205),
+                uniform({2, 7, 2, 3}, 206, -1.2, -0.05)}});
+  c.push_back({"causal_linear_attention_one_chunk",
+               [](Tape&, Vars v) { return causal_linear_attention(v[0], v[1], v[2], v[3], 16); },
+               {randn({1, 5, 1, 2}, 207), randn({1, 5, 1, 2}, 208), randn({1, 5, 1, 3}, 209),
+                uniform({1, 5, 1, 2}, 210, -1.2, -0.05)}});
   return c;
 }
 

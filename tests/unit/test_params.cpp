@@ -61,6 +61,23 @@ TEST(Init, FanInAndDeterminism) {
 }
 
 // Two AdamW steps on one parameter, computed by hand with torch.optim.AdamW's formulas.
+// A values init copies its table in element order and draws nothing: the parameters declared after it get
+// the same values as without it.
+TEST(Init, ValuesTableInElementOrder) {
+  ParamStore s(DType::F64);
+  Param t = ParamScope(s).param("t", {2, 3}, Init::values({1, 2, 3, 4, 5, 6}));
+  Param w = ParamScope(s).param("w", {4}, Init::normal(0, 1));
+  s.finalize(3);
+  EXPECT_EQ(t.value().to_vector<double>(), (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  ParamStore alone(DType::F64);
+  Param w2 = ParamScope(alone).param("w", {4}, Init::normal(0, 1));
+  alone.finalize(3);
+  EXPECT_EQ(w.value().to_vector<double>(), w2.value().to_vector<double>());
+  ParamStore bad;
+  ParamScope(bad).param("t", {4}, Init::values({1, 2, 3}));
+  EXPECT_THROW(bad.finalize(0), Error);  // 3 values for 4 elements
+}
+
 TEST(AdamW, MatchesPyTorchFormulas) {
   ParamStore store(DType::F64);
   Param p = ParamScope(store).param("p", {1}, Init::constant(1.0));
