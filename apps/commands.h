@@ -25,5 +25,6 @@ void setup_scores(CLI::App& app);
 void setup_runs(CLI::App& app);
 void setup_results(CLI::App& app);
 void setup_sweep(CLI::App& app);
+void setup_bench(CLI::App& app);
 
 }  // namespace mad::cli
