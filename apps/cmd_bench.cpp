@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -118,11 +119,13 @@ void run_bench(BenchOptions& o) {
     for (const bench::Workload& w : chosen) run_one(w, o);
     return;
   }
-  // One child process per workload: its peak RSS is its own.
+  // One child process per workload: its peak RSS is its own. (/proc/self/exe is resolved here: inside the
+  // shell that std::system starts it would name the shell.)
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (const bench::Workload& w : chosen) {
-    const std::string cmd = fmt::format("/proc/self/exe bench --child --workloads '{}' --threads {} --steps {} --warmup {} "
+    const std::string cmd = fmt::format("'{}' bench --child --workloads '{}' --threads {} --steps {} --warmup {} "
                                         "--gemm-peak {}{}{}",
-                                        w.name, o.threads, o.steps, o.warmup, o.gemm_peak, o.json ? " --json" : "",
+                                        self, w.name, o.threads, o.steps, o.warmup, o.gemm_peak, o.json ? " --json" : "",
                                         o.profile ? " --profile" : "");
     std::fflush(stdout);
     const int status = std::system(cmd.c_str());
