@@ -13,11 +13,13 @@ scores as the reference's non-flash path does. Do not set OPENBLAS_CORETYPE=Skyl
 machines: OpenBLAS then dies with an illegal instruction.
 
 Usage: pytorch_bench.py [--threads N] [--steps N] [--warmup N] [--workloads NAME...] [--json]
-Each workload runs in its own process so that its peak RSS is its own.
+Each workload runs in its own process so that its peak RSS is its own, with OPENBLAS_NUM_THREADS and
+OMP_NUM_THREADS set to --threads unless already set.
 """
 import argparse
 import json
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -185,7 +187,12 @@ def main():
         # One process per workload: its peak RSS is its own.
         cmd = [sys.executable, __file__, "--child", "--workloads", name, "--threads", str(args.threads),
                "--steps", str(args.steps), "--warmup", str(args.warmup)]
-        out = subprocess.run(cmd, capture_output=True, text=True)
+        # The BLAS gets the same thread count as PyTorch's own pool: OpenBLAS otherwise starts one thread
+        # per core, whose spin-waiting on a busy machine made a step 10x slower.
+        env = dict(os.environ)
+        env.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
+        env.setdefault("OMP_NUM_THREADS", str(args.threads))
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if out.returncode != 0:
             reason = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit status {out.returncode}"
             result = {"workload": name, "implementation": "pytorch", "threads": args.threads, "error": reason}
