@@ -17,6 +17,7 @@ void register_commands(CLI::App& app) {
   setup_runs(app);
   setup_results(app);
   setup_sweep(app);
+  setup_bench(app);
 }
 
 }  // namespace mad::cli

@@ -28,5 +28,6 @@ void setup_report(CLI::App& app);
 void setup_runs(CLI::App& app);
 void setup_results(CLI::App& app);
 void setup_sweep(CLI::App& app);
+void setup_bench(CLI::App& app);
 
 }  // namespace mad::cli

@@ -58,6 +58,10 @@ Var sin(Var x);
 Var cos(Var x);
 inline Var operator-(Var x) { return neg(x); }
 
+// ---- fused elementwise (ops_fused.cpp) ---------------------------------------------------------------
+// silu(a) * b in one pass forward and backward (the SwiGLU gate); a and b of the same shape.
+Var swiglu_gate(Var a, Var b);
+
 // ---- reductions over one axis (ops_reduce.cpp) -------------------------------------------------------
 Var sum(Var x, int axis, bool keepdim = false);
 Var mean(Var x, int axis, bool keepdim = false);

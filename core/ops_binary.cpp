@@ -1,5 +1,6 @@
 // Elementwise binary ops with numpy broadcasting, and scalar ops. Gradients are reduced back to each
 // input's shape by accumulate_unbroadcast.
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops_common.h"
@@ -8,6 +9,18 @@ namespace mad {
 namespace {
 
 enum class Binary { add, sub, mul, div };
+
+// n > 0 when b's shape, without leading 1s, is the last dimensions of a's shape and b has n elements:
+// b then repeats unchanged along every row of n elements of a. 0 otherwise.
+int64_t row_broadcast_width(const Shape& a, const Shape& b) {
+  int lead = 0;
+  while (lead < b.rank() && b[lead] == 1) ++lead;
+  const int rank = b.rank() - lead;
+  if (rank == 0 || rank > a.rank()) return 0;
+  for (int d = 0; d < rank; ++d)
+    if (b[lead + d] != a[a.rank() - rank + d]) return 0;
+  return b.numel();
+}
 
 template <Binary K, typename T>
 inline T apply(T a, T b) {
@@ -32,6 +45,14 @@ Var binary(OpId op, Var a, Var b) {
     if (a.shape() == b.shape()) {
       parallel_for(shape.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) po[i] = apply<K>(pa[i], pb[i]);
+      });
+      return;
+    }
+    if (const int64_t n = row_broadcast_width(a.shape(), b.shape()); n > 0) {
+      // b repeats along a's rows (a bias [n] added to [..., n]): contiguous rows, split across threads.
+      parallel_for(shape.numel() / n, std::max<int64_t>(1, detail::kParallelGrain / n), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t j = 0; j < n; ++j) po[r * n + j] = apply<K>(pa[r * n + j], pb[j]);
       });
       return;
     }
@@ -66,6 +87,18 @@ void binary_backward(Tape& tape, const Node& n) {
           else accumulate_unbroadcast(g, tape.grad_acc(id));
           continue;
         }
+      }
+      if (a.shape() == shape && b.shape() == shape) {
+        // No broadcasting: one parallel pass straight into the gradient, no scratch and no reduction.
+        T* pd = tape.grad_acc(id).template data<T>();
+        parallel_for(shape.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) {
+            if constexpr (K == Binary::sub) pd[i] += -pg[i];
+            if constexpr (K == Binary::mul) pd[i] += which == 0 ? pg[i] * pb[i] : pg[i] * pa[i];
+            if constexpr (K == Binary::div) pd[i] += which == 0 ? pg[i] / pb[i] : -pg[i] * pa[i] / (pb[i] * pb[i]);
+          }
+        });
+        continue;
       }
       // d/da and d/db at full shape, written to a scratch tensor, then reduced.
       Tensor full = tape.alloc(shape, g.dtype());

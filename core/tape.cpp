@@ -22,11 +22,17 @@ Var Tape::leaf(const Tensor& data, bool requires_grad, const Tensor& grad) {
               grad.shape().str(), dtype_name(data.dtype()), data.shape().str());
   }
   values_.push_back({data, grad, requires_grad});
+  mark();
   return Var(this, static_cast<int32_t>(values_.size() - 1));
 }
 
 Var Tape::record(OpId op, std::span<const Var> inputs, const Tensor& out, const OpAttrs& attrs,
                  const Tensor& saved0, const Tensor& saved1) {
+  if (profile_) {
+    const Clock::time_point now = Clock::now();
+    profile_->forward_seconds[static_cast<size_t>(op)] += std::chrono::duration<double>(now - mark_).count();
+    ++profile_->forward_calls[static_cast<size_t>(op)];
+  }
   bool any_grad = false;
   if (grad_enabled_)
     for (const Var& v : inputs)
@@ -40,6 +46,7 @@ Var Tape::record(OpId op, std::span<const Var> inputs, const Tensor& out, const 
     for (const Var& v : inputs) inputs_.push_back(v.defined() ? v.id() : -1);
     nodes_.push_back(std::move(n));
   }
+  mark();
   return Var(this, id);
 }
 
@@ -95,7 +102,15 @@ void Tape::backward(Var root, const Tensor& seed) {
   for (size_t k = nodes_.size(); k-- > 0;) {
     const Node& n = nodes_[k];
     if (!values_[static_cast<size_t>(n.output)].grad.defined()) continue;  // nothing flowed here
-    n.backward(*this, n);
+    if (profile_) {
+      const Clock::time_point start = Clock::now();
+      n.backward(*this, n);
+      profile_->backward_seconds[static_cast<size_t>(n.op)] +=
+          std::chrono::duration<double>(Clock::now() - start).count();
+      ++profile_->backward_calls[static_cast<size_t>(n.op)];
+    } else {
+      n.backward(*this, n);
+    }
   }
 }
 
@@ -104,6 +119,7 @@ void Tape::reset() {
   nodes_.clear();
   inputs_.clear();
   arena_.reset();
+  mark();
 }
 
 }  // namespace mad

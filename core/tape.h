@@ -13,12 +13,14 @@
 // therefore performs no heap allocation (tests/unit/test_no_alloc.cpp).
 #pragma once
 
+#include <chrono>
 #include <initializer_list>
 #include <span>
 #include <vector>
 
 #include "core/arena.h"
 #include "core/op_list.h"
+#include "core/op_profile.h"
 #include "core/tensor.h"
 
 namespace mad {
@@ -106,6 +108,13 @@ class Tape {
   bool grad_enabled() const { return grad_enabled_; }
   void set_grad_enabled(bool on) { grad_enabled_ = on; }
 
+  // Charges op times to `profile` (null: off, the default); see core/op_profile.h. The profile must
+  // outlive its use by this tape.
+  void set_profile(OpProfile* profile) {
+    profile_ = profile;
+    mark();
+  }
+
   // --- for backward rules -------------------------------------------------------------------------
   const Tensor& value(int32_t id) const { return values_[static_cast<size_t>(id)].data; }
   bool needs_grad(int32_t id) const { return values_[static_cast<size_t>(id)].requires_grad; }
@@ -130,7 +139,15 @@ class Tape {
     bool requires_grad = false;
   };
 
+  using Clock = std::chrono::steady_clock;
+  // Starts the interval the next recorded op is charged for (profiling only).
+  void mark() {
+    if (profile_) mark_ = Clock::now();
+  }
+
   Arena arena_;
+  OpProfile* profile_ = nullptr;
+  Clock::time_point mark_{};
   std::vector<Value> values_;
   std::vector<Node> nodes_;
   std::vector<int32_t> inputs_;

@@ -7,7 +7,9 @@ packages=(cmake g++ make libeigen3-dev libyaml-cpp-dev libcli11-dev libspdlog-de
           libsqlite3-dev sqlite3 libgtest-dev libgmock-dev)
 # Optional extras for the tests that compare with numpy / PyTorch; the tests skip when absent.
 optional=(python3-numpy)
-if [[ "${MAD_WITH_TORCH:-0}" == 1 ]]; then optional+=(python3-torch); fi
+# PyTorch (bench/pytorch_bench.py, the parity tests) with OpenBLAS: without libopenblas0 Debian's torch
+# multiplies matrices through the reference BLAS, about 20x slower.
+if [[ "${MAD_WITH_TORCH:-0}" == 1 ]]; then optional+=(python3-torch libopenblas0-pthread); fi
 
 missing=()
 for p in "${packages[@]}" "${optional[@]}"; do

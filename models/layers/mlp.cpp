@@ -35,7 +35,8 @@ class SwiGlu : public Layer {
     w2_ = Linear(s.sub("w2"), dim, inner, bias, ctx);
     w3_ = Linear(s.sub("w3"), inner, dim, bias, ctx);
   }
-  Var forward(Tape& tape, Var x) const override { return w3_(tape, silu(w1_(tape, x)) * w2_(tape, x)); }
+  // silu(W1 x) * W2 x through the fused gate (core/ops_fused.cpp): one pass instead of two ops.
+  Var forward(Tape& tape, Var x) const override { return w3_(tape, swiglu_gate(w1_(tape, x), w2_(tape, x))); }
 
  private:
   Linear w1_, w2_, w3_;

@@ -75,6 +75,7 @@ std::vector<GradCase> op_cases() {
   add_unary(c, "softplus", softplus, Tensor::from<double>({2, 4}, {-30, -3, -0.5, 0.1, 2, 15, 25, 40}));
   add_unary(c, "relu", relu, away_from_zero(u, 52, 0.1, 2.0));
   add_unary(c, "silu", silu, randn(u, 53, 3.0));
+  c.push_back({"swiglu_gate", [](Tape&, Vars v) { return swiglu_gate(v[0], v[1]); }, {randn(u, 58, 3.0), randn(u, 59)}});
   add_unary(c, "gelu_tanh", gelu_tanh, randn(u, 54, 3.0));
   add_unary(c, "gelu_erf", gelu_erf, randn(u, 55, 3.0));
   add_unary(c, "sin", sin, randn(u, 56, 3.0));

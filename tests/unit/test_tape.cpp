@@ -34,6 +34,29 @@ TEST(Tape, NoGradRecordsNothing) {
   EXPECT_TRUE(z.requires_grad());
 }
 
+// A profile attached to a tape counts every recorded op and every backward rule run, by op kind; counts,
+// not times, are asserted (tests never assert on wall time).
+TEST(Tape, ProfileCountsOpsByKind) {
+  OpProfile profile;
+  Tape tape;
+  tape.set_profile(&profile);
+  Var x = tape.leaf(Tensor::from<double>({2}, {1, 2}), true);
+  Var y = exp(x) * x + x;
+  tape.backward(sum_all(y));
+  auto at = [](OpId op) { return static_cast<size_t>(op); };
+  EXPECT_EQ(profile.forward_calls[at(OpId::exp)], 1);
+  EXPECT_EQ(profile.forward_calls[at(OpId::mul)], 1);
+  EXPECT_EQ(profile.forward_calls[at(OpId::add)], 1);
+  EXPECT_EQ(profile.backward_calls[at(OpId::exp)], 1);
+  EXPECT_EQ(profile.backward_calls[at(OpId::mul)], 1);
+  EXPECT_EQ(profile.forward_calls[at(OpId::matmul)], 0);
+  for (double s : profile.forward_seconds) EXPECT_GE(s, 0.0);
+  // Detached: nothing more is counted.
+  tape.set_profile(nullptr);
+  exp(x);
+  EXPECT_EQ(profile.forward_calls[at(OpId::exp)], 1);
+}
+
 TEST(Tape, ConstantsGetNoGradient) {
   Tape tape;
   Var x = tape.leaf(Tensor::from<double>({2}, {1, 2}), true);

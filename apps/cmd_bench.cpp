@@ -1,0 +1,158 @@
+// `mad bench`: times full training steps of the canonical MAD models (bench/step_bench.h) and prints ms per
+// step, tokens/s, GFLOP/s, the ratio to the measured matrix-multiply peak and the peak memory.
+//
+// With several workloads, each runs in a child process (this executable with --workloads NAME) so that
+// every peak RSS figure is that workload's own, not the maximum of everything measured before it.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "bench/step_bench.h"
+#include "core/error.h"
+#include "core/parallel.h"
+
+namespace mad::cli {
+namespace {
+
+struct BenchOptions {
+  int threads = 1;
+  int steps = 5;
+  int warmup = 2;
+  std::vector<std::string> workloads;
+  bool json = false;
+  bool profile = false;
+  double gemm_peak = 0;  // GFLOP/s; 0: measure it
+  bool child = false;    // a child run: no header, no peak measurement
+};
+
+// NAME selects the workload called NAME; NAME* every workload whose name starts with NAME.
+bool selected(const std::string& name, const std::vector<std::string>& filters) {
+  if (filters.empty()) return true;
+  for (const std::string& f : filters) {
+    if (!f.empty() && f.back() == '*' ? name.starts_with(f.substr(0, f.size() - 1)) : name == f) return true;
+  }
+  return false;
+}
+
+void print_header(const BenchOptions& o) {
+  if (o.json) return;
+  fmt::print("mad bench: training steps (forward, backward, AdamW), float32, {} thread(s), march={}, "
+             "matrix-multiply peak {:.1f} GFLOP/s (measured), median of {} steps after {} warm-up\n",
+             o.threads, MAD_MARCH, o.gemm_peak, o.steps, o.warmup);
+  fmt::print("{:<22} {:>11} {:>11} {:>9} {:>9} {:>7} {:>10}\n", "workload", "ms/step", "tokens/s", "GFLOP", "GFLOP/s",
+             "% peak", "peak MiB");
+}
+
+// Op times per step, largest first, as shares of the mean step (the op times are sums over all timed
+// steps, so the mean, not the median, is their denominator).
+void print_profile(const OpProfile& p, const bench::StepTiming& t) {
+  struct Row {
+    const char* name;
+    double fwd, bwd;
+    int64_t calls;
+  };
+  const auto steps = static_cast<double>(t.step_ms.size());
+  double mean_step = 0;
+  for (double ms : t.step_ms) mean_step += ms / steps;
+  std::vector<Row> rows;
+  double total = 0;
+  for (size_t op = 0; op < static_cast<size_t>(kNumOps); ++op) {
+    if (p.forward_calls[op] == 0 && p.backward_calls[op] == 0) continue;
+    const double f = 1e3 * p.forward_seconds[op] / steps, b = 1e3 * p.backward_seconds[op] / steps;
+    rows.push_back({op_name(static_cast<OpId>(op)), f, b, static_cast<int64_t>(static_cast<double>(p.forward_calls[op]) / steps)});
+    total += f + b;
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.fwd + a.bwd > b.fwd + b.bwd; });
+  fmt::print("  {:<16} {:>6} {:>10} {:>10} {:>10} {:>7}   (mean step {:.1f} ms)\n", "op", "calls", "fwd ms", "bwd ms",
+             "total ms", "% step", mean_step);
+  for (const Row& r : rows)
+    fmt::print("  {:<16} {:>6} {:>10.1f} {:>10.1f} {:>10.1f} {:>6.1f}%\n", r.name, r.calls, r.fwd, r.bwd, r.fwd + r.bwd,
+               100 * (r.fwd + r.bwd) / mean_step);
+  const double other = mean_step - total - t.optimizer_mean_ms;
+  fmt::print("  {:<16} {:>6} {:>10} {:>10} {:>10.1f} {:>6.1f}%\n", "adamw", 1, "", "", t.optimizer_mean_ms,
+             100 * t.optimizer_mean_ms / mean_step);
+  fmt::print("  {:<16} {:>6} {:>10} {:>10} {:>10.1f} {:>6.1f}%   (zero_grad, tape reset, gradient zero-fill)\n",
+             "other", "", "", "", other, 100 * other / mean_step);
+}
+
+void run_one(const bench::Workload& w, const BenchOptions& o) {
+  OpProfile profile;
+  const bench::StepTiming t = bench::time_steps(w, o.steps, o.warmup, o.profile ? &profile : nullptr);
+  const double gflops = t.flops / (t.median_ms * 1e6);
+  const double tokens_per_s = static_cast<double>(w.tokens()) / (t.median_ms * 1e-3);
+  const double ratio = o.gemm_peak > 0 ? gflops / o.gemm_peak : 0;
+  if (o.json) {
+    fmt::print("{{\"workload\": \"{}\", \"implementation\": \"madcpp\", \"threads\": {}, \"batch\": {}, \"length\": {}, "
+               "\"steps\": {}, \"ms_per_step\": {:.3f}, \"tokens_per_s\": {:.1f}, \"gflop_per_step\": {:.4f}, "
+               "\"gflops_per_s\": {:.3f}, \"gemm_peak_gflops\": {:.3f}, \"peak_ratio\": {:.4f}, \"peak_rss_mb\": {:.1f}, "
+               "\"arena_mb\": {:.1f}, \"params\": {}}}\n",
+               w.name, o.threads, w.batch, w.length, o.steps, t.median_ms, tokens_per_s, t.flops * 1e-9, gflops,
+               o.gemm_peak, ratio, bench::peak_rss_mb(), static_cast<double>(t.arena_bytes) / (1 << 20), t.params);
+  } else {
+    fmt::print("{:<22} {:>11.1f} {:>11.0f} {:>9.2f} {:>9.1f} {:>6.1f}% {:>10.0f}\n", w.name, t.median_ms, tokens_per_s,
+               t.flops * 1e-9, gflops, 100 * ratio, bench::peak_rss_mb());
+  }
+  if (o.profile && !o.json) print_profile(profile, t);
+  std::fflush(stdout);
+}
+
+void run_bench(BenchOptions& o) {
+  set_num_threads(o.threads);
+  MAD_CHECK(o.steps >= 1 && o.warmup >= 0, "--steps must be >= 1 and --warmup >= 0, got {} and {}", o.steps, o.warmup);
+  std::vector<bench::Workload> chosen;
+  for (const bench::Workload& w : bench::canonical_workloads())
+    if (selected(w.name, o.workloads)) chosen.push_back(w);
+  if (chosen.empty()) {
+    std::string names;
+    for (const bench::Workload& w : bench::canonical_workloads()) names += " " + w.name;
+    fail("--workloads selects nothing; the workloads are:" + names + " (NAME* selects by prefix)");
+  }
+  if (o.gemm_peak <= 0) o.gemm_peak = bench::measure_gemm_peak_gflops();
+  if (!o.child) print_header(o);
+  if (chosen.size() == 1 || o.child) {
+    for (const bench::Workload& w : chosen) run_one(w, o);
+    return;
+  }
+  // One child process per workload: its peak RSS is its own. (/proc/self/exe is resolved here: inside the
+  // shell that std::system starts it would name the shell.)
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  for (const bench::Workload& w : chosen) {
+    const std::string cmd = fmt::format("'{}' bench --child --workloads '{}' --threads {} --steps {} --warmup {} "
+                                        "--gemm-peak {}{}{}",
+                                        self, w.name, o.threads, o.steps, o.warmup, o.gemm_peak, o.json ? " --json" : "",
+                                        o.profile ? " --profile" : "");
+    std::fflush(stdout);
+    const int status = std::system(cmd.c_str());
+    MAD_CHECK(status == 0, "mad bench: the run of workload {} failed (status {})", w.name, status);
+  }
+}
+
+}  // namespace
+
+void setup_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench",
+      "Time training steps (forward, backward, AdamW) of the MAD transformer at the protocol's shapes and of each of\n"
+      "its layers alone: ms/step, tokens/s, GFLOP/s, % of the measured matrix-multiply peak, peak memory.\n"
+      "Example: mad bench --threads 2 --workloads 'icr-128*' --json");
+  cmd->add_option("--threads", o->threads, "threads")->capture_default_str();
+  cmd->add_option("--steps", o->steps, "timed steps per workload (the median is reported)")->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "untimed steps first (the step arena grows to its size)")->capture_default_str();
+  cmd->add_option("--workloads", o->workloads,
+                  "workloads to run (default all): icr-128, icr-512, icr-1024, sc-256, each also with /mh-attention or "
+                  "/swiglu for the layer alone; NAME* selects by prefix");
+  cmd->add_flag("--json", o->json, "one JSON object per workload");
+  cmd->add_flag("--profile", o->profile, "also print the time of each op kind (forward and backward) per step");
+  cmd->add_option("--gemm-peak", o->gemm_peak, "use this matrix-multiply peak (GFLOP/s) instead of measuring it");
+  cmd->add_flag("--child", o->child, "internal: run as one workload's child process")->group("");
+  cmd->callback([o] { run_bench(*o); });
+}
+
+}  // namespace mad::cli

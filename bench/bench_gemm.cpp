@@ -1,0 +1,92 @@
+// Benchmark: our packed SGEMM (kernels/sgemm.h) against Eigen's GEMM, float32, one thread, on the products
+// a training step of the MAD transformer makes at batch 128, L = 127 (16256 tokens), width 128: the Linear
+// forwards (x W^T), the input gradients (dY W) and the weight gradients (dY^T x), and the issue's
+// [16256 x 128] x [128 x 512]. Prints GFLOP/s (fastest of repeated calls; other processes only add time).
+// It never asserts on timings.
+//
+// Usage: bench_gemm [min_seconds_per_measurement=0.5]
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "kernels/sgemm.h"
+
+namespace {
+
+using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMap = Eigen::Map<const Mat, 0, Eigen::OuterStride<>>;
+using MutMap = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
+
+// The float32 path kernels::gemm took before kernels/sgemm.h.
+void eigen_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
+                bool tb, float* C, int64_t ldc) {
+  MutMap c(C, M, N, Eigen::OuterStride<>(ldc));
+  const ConstMap a(A, ta ? K : M, ta ? M : K, Eigen::OuterStride<>(lda));
+  const ConstMap b(B, tb ? N : K, tb ? K : N, Eigen::OuterStride<>(ldb));
+  c.setZero();
+  if (!ta && !tb) c.noalias() += a * b;
+  if (!ta && tb) c.noalias() += a * b.transpose();
+  if (ta && !tb) c.noalias() += a.transpose() * b;
+  if (ta && tb) c.noalias() += a.transpose() * b.transpose();
+}
+
+struct Product {
+  const char* what;
+  int64_t M, N, K;
+  bool ta, tb;
+};
+
+template <typename Fn>
+double best_gflops(const Product& p, double min_seconds, Fn&& fn) {
+  using clock = std::chrono::steady_clock;
+  double best = 1e300, total = 0;
+  for (int round = 0; round < 3 || total < min_seconds; ++round) {
+    const auto start = clock::now();
+    fn();
+    const double s = std::chrono::duration<double>(clock::now() - start).count();
+    if (round > 0) best = std::min(best, s);  // round 0: first touch of the buffers
+    total += s;
+  }
+  return 2.0 * static_cast<double>(p.M * p.N * p.K) / best * 1e-9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const double min_seconds = argc > 1 ? std::atof(argv[1]) : 0.5;
+  const int64_t T = 16256, D = 128, F = 352;  // tokens, width, swiglu inner width
+  const Product products[] = {
+      {"x[T,D] * W[D,4D] (issue)", T, 4 * D, D, false, false},
+      {"qkv: x W^T", T, 3 * D, D, false, true},
+      {"w1: x W^T", T, F, D, false, true},
+      {"w3: h W^T", T, D, F, false, true},
+      {"w3 dX: dY W", T, F, D, false, false},
+      {"w1 dX: dY W", T, D, F, false, false},
+      {"w1 dW: dY^T x", F, D, T, true, false},
+      {"w3 dW: dY^T h", D, F, T, true, false},
+      {"attention tile: q k^T", 64, 64, 8, false, true},
+  };
+  std::printf("bench_gemm: float32, 1 thread, march=%s, GFLOP/s (fastest call)\n", MAD_MARCH);
+  std::printf("%-28s %6s %6s %6s %3s %3s %9s %9s %7s\n", "product", "M", "N", "K", "tA", "tB", "sgemm", "eigen", "ratio");
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  for (const Product& p : products) {
+    std::vector<float> A(static_cast<size_t>(p.M * p.K)), B(static_cast<size_t>(p.K * p.N)), C(static_cast<size_t>(p.M * p.N));
+    for (float& x : A) x = dist(rng);
+    for (float& x : B) x = dist(rng);
+    const int64_t lda = p.ta ? p.M : p.K, ldb = p.tb ? p.K : p.N;
+    const double ours = best_gflops(p, min_seconds, [&] {
+      mad::kernels::sgemm(p.M, p.N, p.K, A.data(), lda, p.ta, B.data(), ldb, p.tb, C.data(), p.N, false);
+    });
+    const double eigen = best_gflops(p, min_seconds, [&] {
+      eigen_gemm(p.M, p.N, p.K, A.data(), lda, p.ta, B.data(), ldb, p.tb, C.data(), p.N);
+    });
+    std::printf("%-28s %6lld %6lld %6lld %3d %3d %9.1f %9.1f %7.2f\n", p.what, static_cast<long long>(p.M),
+                static_cast<long long>(p.N), static_cast<long long>(p.K), p.ta, p.tb, ours, eigen, ours / eigen);
+  }
+  return 0;
+}

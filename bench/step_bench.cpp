@@ -1,0 +1,143 @@
+#include "bench/step_bench.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "core/ops.h"
+#include "core/rng.h"
+#include "models/backbone.h"
+#include "training/adamw.h"
+#include "training/metrics.h"
+
+namespace mad::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// The model `mad train` builds for this architecture and shape (a language-model backbone).
+std::unique_ptr<models::Model> build_model(const Workload& w) {
+  const models::ArchSpec spec = models::arch_from_names(w.layers, w.dim);
+  auto model = std::make_unique<models::Model>(spec, models::BackboneKind::language_model, w.vocab, w.length);
+  model->initialize(12345);
+  return model;
+}
+
+// Pairs (query i, key j) an attention layer computes: causal with an optional window of `window`
+// previous tokens.
+double visible_pairs(int64_t L, int64_t window) {
+  double pairs = 0;
+  for (int64_t i = 0; i < L; ++i) pairs += static_cast<double>(window < 0 ? i + 1 : std::min(i, window) + 1);
+  return pairs;
+}
+
+}  // namespace
+
+std::vector<Workload> canonical_workloads() {
+  const std::vector<std::string> transformer = {"mh-attention", "swiglu", "mh-attention", "swiglu"};
+  struct Setting {
+    std::string name;
+    int64_t length;
+  };
+  // In-context recall's model sees seq_len - 1 tokens; selective copying's sees seq_len (tasks/settings.cpp).
+  const Setting settings[] = {{"icr-128", 127}, {"icr-512", 511}, {"icr-1024", 1023}, {"sc-256", 256}};
+  std::vector<Workload> out;
+  for (const Setting& s : settings) {
+    out.push_back({s.name, transformer, 128, s.length, 16, 128});
+    for (const char* layer : {"mh-attention", "swiglu"}) out.push_back({s.name + "/" + layer, {layer}, 128, s.length, 16, 128});
+  }
+  return out;
+}
+
+double step_flops(const Workload& w) {
+  const std::unique_ptr<models::Model> model = build_model(w);  // parameter shapes only; cheap next to a step
+  const double tokens = static_cast<double>(w.tokens());
+  double flops = 0;
+  for (const ParamStore::Entry& e : model->params().entries())
+    if (e.shape.rank() == 2 && e.name != "token_embeds.weight")
+      flops += 6 * tokens * static_cast<double>(e.shape[0] * e.shape[1]);
+  for (const models::LayerSpec& layer : model->spec().layers) {
+    if (!layer.config.contains("n_heads")) continue;  // not an attention layer
+    const int64_t heads = layer.config.get<int64_t>("n_heads");
+    const int64_t head_dim = layer.config.get<int64_t>("dim") / heads;
+    const int64_t window = layer.config.get<int64_t>("window_size");
+    flops += 12.0 * static_cast<double>(w.batch * heads * head_dim) * visible_pairs(w.length, window);
+  }
+  return flops;
+}
+
+StepTiming time_steps(const Workload& w, int steps, int warmup, OpProfile* profile) {
+  const std::unique_ptr<models::Model> owned = build_model(w);
+  models::Model& model = *owned;
+  AdamW optimizer(model.params(), {.lr = 1e-3});
+  // Random tokens and targets: the work of a step does not depend on their values.
+  Rng rng(7);
+  const Tensor tokens = Tensor::zeros({w.batch, w.length}, DType::I32);
+  const Tensor targets = Tensor::zeros({w.tokens()}, DType::I32);
+  for (int32_t& t : tokens.span<int32_t>()) t = static_cast<int32_t>(rng.below(static_cast<uint64_t>(w.vocab)));
+  for (int32_t& t : targets.span<int32_t>()) t = static_cast<int32_t>(rng.below(static_cast<uint64_t>(w.vocab)));
+
+  StepTiming timing;
+  timing.flops = step_flops(w);
+  timing.params = model.params().num_params();
+  std::vector<double> optimizer_ms;
+  Tape tape;
+  for (int s = 0; s < warmup + steps; ++s) {
+    const bool timed = s >= warmup;
+    tape.set_profile(timed ? profile : nullptr);
+    const auto start = Clock::now();
+    // The trainer's step (training/trainer.cpp).
+    tape.reset();
+    model.params().zero_grad();
+    Var logits = model.logits(tape, tokens);
+    Var loss = cross_entropy(reshape(logits, {w.tokens(), logits.dim(-1)}), targets, kIgnoreIndex);
+    tape.backward(loss);
+    const auto optimizer_start = Clock::now();
+    optimizer.step(1e-3);
+    if (!timed) continue;
+    optimizer_ms.push_back(ms_since(optimizer_start));
+    timing.step_ms.push_back(ms_since(start));
+  }
+  tape.set_profile(nullptr);
+  timing.median_ms = median(timing.step_ms);
+  for (double ms : optimizer_ms) timing.optimizer_mean_ms += ms / static_cast<double>(optimizer_ms.size());
+  timing.arena_bytes = tape.arena().high_water();
+  return timing;
+}
+
+double measure_gemm_peak_gflops() {
+  const int64_t M = 16256, K = 128, N = 512;
+  Rng rng(3);
+  Tensor a = Tensor::zeros({M, K}, DType::F32), b = Tensor::zeros({K, N}, DType::F32);
+  for (float& x : a.span<float>()) x = static_cast<float>(rng.uniform() - 0.5);
+  for (float& x : b.span<float>()) x = static_cast<float>(rng.uniform() - 0.5);
+  Tape tape;
+  double best_ms = 1e300;
+  for (int round = 0; round < 8; ++round) {
+    tape.reset();
+    const auto start = Clock::now();
+    matmul(tape.constant(a), tape.constant(b));
+    if (round > 0) best_ms = std::min(best_ms, ms_since(start));  // round 0 grows the arena
+  }
+  return 2.0 * M * N * K / (best_ms * 1e6);
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+}  // namespace mad::bench
