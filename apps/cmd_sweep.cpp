@@ -109,9 +109,10 @@ void run_plan(const SweepOptions& o) {
   for (const std::string& task : task_order)
     fmt::print("{:<26} {:>9} {:>7} {:>14}\n", task, per_task[task].settings.size(), per_task[task].runs,
                hours_text(per_task[task].seconds));
-  fmt::print("\ntotal: {} runs, at most {} of training at {} thread(s) per run; {} with {} worker(s)\n", runs.size(),
+  fmt::print("\ntotal: {} runs, about {} of training at {} thread(s) per run; {} with {} worker(s)\n", runs.size(),
              hours_text(total_seconds), threads, hours_text(total_seconds / jobs), jobs);
-  fmt::print("(an upper bound: every run for all {} epochs; early stopping at test accuracy > 0.999 shortens many)\n",
+  fmt::print("(every run for all {} epochs: early stopping at test accuracy > 0.999 shortens many; per-run overheads\n"
+             " such as data generation and evaluation lengthen tiny runs)\n",
              spec.epochs);
 }
 

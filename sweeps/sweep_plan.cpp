@@ -94,8 +94,10 @@ std::vector<PlannedRun> shard_of(std::span<const PlannedRun> runs, Shard shard) 
 }
 
 double estimated_seconds(double flops, int threads) {
-  constexpr double kFlopsPerSecondPerThread = 28e9;
-  constexpr double kSecondThreadEfficiency = 0.7;  // 1.6 s -> 1.1 s per step from 1 to 2 threads
+  // `mad bench` on the MAD transformer, quiet machine (docs/performance.md): 54 GFLOP/s on one thread,
+  // 0.79 s -> 0.57 s per step from 1 to 2 threads. Evaluation and data loading make runs a bit slower.
+  constexpr double kFlopsPerSecondPerThread = 50e9;
+  constexpr double kSecondThreadEfficiency = 0.4;
   const double speed = 1.0 + kSecondThreadEfficiency * (threads - 1);
   return flops / (kFlopsPerSecondPerThread * speed);
 }

@@ -41,7 +41,7 @@ Shard parse_shard(const std::string& text);
 std::vector<PlannedRun> shard_of(std::span<const PlannedRun> runs, Shard shard);
 
 // Seconds a run of `flops` is expected to take at `threads` threads: the training throughput measured on
-// the reference machine (docs/platform.md), about 28 GFLOP/s per thread for the MAD transformer.
+// this project's machine (docs/performance.md), about 50 GFLOP/s per thread for the MAD transformer.
 double estimated_seconds(double flops, int threads);
 
 }  // namespace mad::sweeps
