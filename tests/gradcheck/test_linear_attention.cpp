@@ -11,42 +11,11 @@
 
 #include "core/parallel.h"
 #include "kernels/linear_attention.h"
+#include "tests/support/evaluate.h"
 #include "tests/support/gradcheck.h"
 
 namespace mad::testing {
 namespace {
-
-using Fn = std::function<Var(std::span<const Var>)>;
-
-struct Evaluation {
-  Tensor out;
-  std::vector<Tensor> grads;
-};
-
-Evaluation evaluate(const Fn& fn, const std::vector<Tensor>& inputs, const Tensor& cot, DType dtype) {
-  Tape tape;
-  Evaluation e;
-  std::vector<Var> vars;
-  for (const Tensor& x : inputs) {
-    e.grads.push_back(Tensor::zeros(x.shape(), dtype));
-    vars.push_back(tape.leaf(x.to(dtype), true, e.grads.back()));
-  }
-  Var y = fn(vars);
-  e.out = y.value().clone();
-  tape.backward(y, cot.to(dtype));
-  return e;
-}
-
-// max |a - b| / max(1, max |b|).
-double relative_error(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  double diff = 0, norm = 1;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    diff = std::max(diff, std::abs(a.item(i) - b.item(i)));
-    norm = std::max(norm, std::abs(b.item(i)));
-  }
-  return diff / norm;
-}
 
 // Quadratic oracle (no decay): out = tril(q k^T) v per (batch, head).
 Var quadratic_linear_attention(Var q, Var k, Var v) {
