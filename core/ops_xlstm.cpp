@@ -121,6 +121,21 @@ Var mlstm(Var q, Var k, Var v, Var igate, Var fgate, MlstmKernel kernel, int64_t
   return tape.record(OpId::mlstm, {q, k, v, igate, fgate}, out, attrs);
 }
 
+// The kernels write every input's gradient at once: where an input needs none, they write into a spare
+// zeroed arena tensor instead. Fills the input ids, and grad[x] with the gradient to accumulate into.
+template <size_t N>
+void gradient_destinations(Tape& tape, const Node& n, int32_t (&id)[N], const Tensor* (&grad)[N], Tensor (&spare)[N]) {
+  for (size_t x = 0; x < N; ++x) {
+    id[x] = tape.input(n, static_cast<int>(x));
+    if (tape.needs_grad(id[x])) {
+      grad[x] = &tape.grad_acc(id[x]);
+    } else {
+      spare[x] = tape.zeros(tape.value(id[x]).shape(), tape.value(id[x]).dtype());
+      grad[x] = &spare[x];
+    }
+  }
+}
+
 // Each kernel's own exact backward (m held constant); inputs that need no gradient get a throwaway buffer
 // because the kernels produce all five gradients together.
 void backward_mlstm(Tape& tape, const Node& n) {
@@ -130,15 +145,7 @@ void backward_mlstm(Tape& tape, const Node& n) {
   int32_t id[5];
   const Tensor* grad[5];
   Tensor spare[5];
-  for (int x = 0; x < 5; ++x) {
-    id[x] = tape.input(n, x);
-    if (tape.needs_grad(id[x])) {
-      grad[x] = &tape.grad_acc(id[x]);
-    } else {
-      spare[x] = tape.zeros(tape.value(id[x]).shape(), tape.value(id[x]).dtype());
-      grad[x] = &spare[x];
-    }
-  }
+  gradient_destinations(tape, n, id, grad, spare);
   const Tensor& q = tape.value(id[0]);
   const MlstmGeometry g = mlstm_geometry(q.shape(), tape.value(id[2]).shape());
   const Tensor& dout = tape.grad(n.output);
@@ -215,15 +222,7 @@ void backward_slstm(Tape& tape, const Node& n) {
   int32_t id[3];
   const Tensor* grad[3];
   Tensor spare[3];
-  for (int x = 0; x < 3; ++x) {
-    id[x] = tape.input(n, x);
-    if (tape.needs_grad(id[x])) {
-      grad[x] = &tape.grad_acc(id[x]);
-    } else {
-      spare[x] = tape.zeros(tape.value(id[x]).shape(), tape.value(id[x]).dtype());
-      grad[x] = &spare[x];
-    }
-  }
+  gradient_destinations(tape, n, id, grad, spare);
   const Tensor& pre = tape.value(id[0]);
   const Shape& rs = tape.value(id[1]).shape();
   const kernels::SlstmDims d{pre.shape()[1], rs[0], rs[1]};
