@@ -54,7 +54,7 @@ while IFS='|' read -r key finished; do
 done <"$tmp/finished_before"
 expect_ok "a finished sweep runs nothing" "$mad" sweep run "$tmp/spec.yml" --db "$db" --quiet
 grep -q " 0 trained .* $runs already done" "$tmp/out" || fail "rerun of a finished sweep: $(cat "$tmp/out")"
-# Same keys and the same metrics as a second, independent database: runs are deterministic.
+# The score table reads the resumed database (its numbers are compared with a second sweep below).
 expect_ok "scores" "$mad" scores --db "$db" --format csv
 
 # ---- two concurrent runners --------------------------------------------------------------------------
