@@ -33,6 +33,11 @@ struct LayerEntry {
   // models/describe.h counts as 2 per parameter): e.g. attention's QK^T and AV, a long convolution's FFTs.
   // nullptr: none (channel mixers) or not yet modelled.
   double (*mixing_flops)(const config::Value& config, const BuildContext& ctx) = nullptr;
+  // Other valid configurations of this layer for iso-state / iso-parameter normalisation (`mad normalize`):
+  // copies of `config` with its size knobs (heads, head dimension, expansion, d_state, filter order, expert
+  // or hidden width, ...) set to other values the layer accepts at ctx.dim; every other key unchanged.
+  // A handful to a few hundred options; nullptr: the layer has no size knobs.
+  std::vector<config::Value> (*size_options)(const config::Value& config, const BuildContext& ctx) = nullptr;
 };
 
 class LayerRegistry {
