@@ -41,6 +41,8 @@ void initialize(const Tensor& t, const Init& init, Rng& rng) {
         for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>((*init.table)[static_cast<size_t>(i)]);
         break;
     }
+    if (init.transform)
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(init.transform(static_cast<double>(p[i])));
   });
 }
 

@@ -1,6 +1,7 @@
 // Parameter initialisers, all drawn from the seeded mad::Rng (same seed, same values, on every machine).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct Init {
   int64_t fan_in = 0;
   // For Kind::values: exactly one value per element (shared, so copying an Init stays cheap).
   std::shared_ptr<const std::vector<double>> table = nullptr;
+  // When set, applied to every value after it is drawn (e.g. Mamba's dt bias: inv_softplus(exp(u)) of a
+  // uniform u); the drawn values and so the generator's sequence are unchanged.
+  std::function<double(double)> transform = nullptr;
 
   static Init zeros() { return {Kind::zeros}; }
   static Init ones() { return {Kind::ones}; }
@@ -40,6 +44,11 @@ struct Init {
   static Init values(std::vector<double> v) {
     Init init{Kind::values};
     init.table = std::make_shared<const std::vector<double>>(std::move(v));
+    return init;
+  }
+  Init then(std::function<double(double)> f) const {
+    Init init = *this;
+    init.transform = std::move(f);
     return init;
   }
 };

@@ -151,4 +151,12 @@ Var rotary(Var x, double base = 10000.0, int64_t rotary_dim = -1);
 // Slices (batch, head) are spread over threads; each is computed by one thread (deterministic).
 Var causal_linear_attention(Var q, Var k, Var v, Var log_decay = Var(), int64_t chunk = 16);
 
+// ---- selective scan (ops_selective_scan.cpp) ---------------------------------------------------------
+// Mamba's S6 recurrence. x, dt [B, T, C] (dt > 0, e.g. a softplus), A [C, N] (negative for decay),
+// Bm, Cm [B, T, N] (shared by all channels) -> y [B, T, C]: per (batch, channel), from h_{-1} = 0,
+//   h_t[n] = exp(dt_t A[n]) h_{t-1}[n] + dt_t Bm_t[n] x_t,   y_t = sum_n Cm_t[n] h_t[n]
+// (kernels/selective_scan.h). Saves nothing; backward recomputes the states. (Sequence, block of 64
+// channels) tasks are spread over threads; results do not depend on the thread count.
+Var selective_scan(Var x, Var dt, Var A, Var Bm, Var Cm);
+
 }  // namespace mad

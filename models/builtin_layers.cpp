@@ -10,6 +10,8 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_linear_attention_layers(registry);  // linear-attention, mh-linear-attention
   register_gated_linear_attention_layers(registry);  // gated-linear-attention, mh-gated-linear-attention
   register_hyena_layers(registry);  // hyena, mh-hyena, hyena-experts
+  register_mamba_layers(registry);  // mamba
+  register_moe_layers(registry);    // moe-mlp
 }
 
 }  // namespace mad::models

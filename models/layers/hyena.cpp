@@ -32,6 +32,7 @@
 #include <span>
 #include <vector>
 
+#include "models/layers/router.h"
 #include "models/registry.h"
 
 namespace mad::models {
@@ -255,7 +256,7 @@ class HyenaExperts : public Layer {
     const ParamScope conv = s.sub("long_conv");
     if (c.get<bool>("conv_bias")) bias_ = conv.param("bias", {e.dim}, Init::normal(0, 1));
     filter_ = HyenaFilter(conv.sub("filter"), e.dim, e.filter_order, ctx.seq_len, ctx);
-    router_ = Linear(s.sub("router"), e.dim, e.experts, true, ctx);
+    router_ = TopKRouter(s.sub("router"), e.dim, e.experts, e.active, RouterFill::zero, ctx);
     out_proj_ = Linear(s.sub("out_proj"), e.dim_inner, e.dim, true, ctx);
   }
 
@@ -270,15 +271,15 @@ class HyenaExperts : public Layer {
     Var y = long_conv(kv, filter_(tape, T, x.dtype()), kernel_);
     if (bias_.defined()) y = y + kv * bias_.on(tape);
     y = reshape(y * parts[0], {B, T, shape_.dim_inner, E});  // channel c -> (c / E, c % E)
-    // The reference zeroes (not masks) the logits outside the top-k before the softmax.
-    Var w = softmax(topk_mask(router_(tape, x), shape_.active, 0.0));  // [B, T, E]
+    Var w = router_(tape, x);  // [B, T, E]; logits outside the top-k zeroed, not masked (models/layers/router.h)
     return out_proj_(tape, sum(y * reshape(w, {B, T, 1, E}), -1));
   }
 
  private:
   ExpertsShape shape_;
   ConvKernel kernel_;
-  Linear in_proj_, router_, out_proj_;
+  Linear in_proj_, out_proj_;
+  TopKRouter router_;
   ShortFilter short_filter_;
   Param bias_;
   HyenaFilter filter_;

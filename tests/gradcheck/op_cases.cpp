@@ -224,6 +224,11 @@ std::vector<GradCase> op_cases() {
                [](Tape&, Vars v) { return causal_linear_attention(v[0], v[1], v[2], v[3], 16); },
                {randn({1, 5, 1, 2}, 207), randn({1, 5, 1, 2}, 208), randn({1, 5, 1, 3}, 209),
                 uniform({1, 5, 1, 2}, 210, -1.2, -0.05)}});
+
+  // ---- selective scan: x, dt [B, T, C], A [C, N], B, C [B, T, N]; dt > 0, A < 0 as in Mamba ----
+  c.push_back({"selective_scan", [](Tape&, Vars v) { return selective_scan(v[0], v[1], v[2], v[3], v[4]); },
+               {randn({2, 6, 5}, 220), uniform({2, 6, 5}, 221, 0.1, 1.0), uniform({5, 3}, 222, -2.0, -0.2),
+                randn({2, 6, 3}, 223), randn({2, 6, 3}, 224)}});
   return c;
 }
 

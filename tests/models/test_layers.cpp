@@ -16,7 +16,8 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("n_heads")) o.set("n_heads", config::Value(d.get<int64_t>("n_heads") > 1 ? 4 : 1));
   if (d.contains("rotary_emb_dim")) o.set("rotary_emb_dim", config::Value(d.get<int64_t>("n_heads") > 1 ? 4 : 16));
   if (d.contains("window_size") && d.get<int64_t>("window_size") >= 0) o.set("window_size", config::Value(2));
-  if (d.contains("dim_inner")) o.set("dim_inner", config::Value(name == "hyena-experts" ? 2 : 24));  // 2 x 8 experts = 16
+  if (d.contains("dim_inner"))  // 2 x 8 experts = 16
+    o.set("dim_inner", config::Value(name == "hyena-experts" || name == "moe-mlp" ? 2 : 24));
   if (d.contains("num_heads")) o.set("num_heads", config::Value(d.get<int64_t>("num_heads") > 1 ? 4 : 1));
   if (d.contains("gate_low_rank_dim")) o.set("gate_low_rank_dim", config::Value(4));
   // The mLSTM backward holds the stabiliser constant, which is exact for cell_eps = 0 (layers.md A.4).
