@@ -13,7 +13,7 @@ std::size_t selective_scan_forward_scratch_size(const SelectiveScanDims& d, int6
 }
 
 std::size_t selective_scan_backward_scratch_size(const SelectiveScanDims& d, int64_t width) {
-  return static_cast<std::size_t>((d.len + 4) * width * d.state);
+  return static_cast<std::size_t>((d.len + 4) * width * d.state + 2 * width);
 }
 
 namespace {
@@ -37,6 +37,27 @@ void step(const SelectiveScanDims& d, int64_t W, const T* At, const T* xt, const
     for (int64_t w = 0; w < W; ++w) hn[w] = vexp<T>(dtt[w] * an[w]) * hp[w] + dtt[w] * bn * xt[w];
     if (yt != nullptr)
       for (int64_t w = 0; w < W; ++w) yt[w] += cn * hn[w];
+  }
+}
+
+// The reverse step at time t for one state index n over the block's W channels. Every pointer is a distinct
+// row (restrict: without it the compiler must assume the gradient rows may alias the inputs and does not
+// vectorise the loop).
+template <typename T>
+void reverse_row(int64_t W, T bn, T cn, const T* __restrict an, const T* __restrict hn, const T* __restrict hp,
+                 const T* __restrict xt, const T* __restrict dtt, const T* __restrict dyt, T* __restrict gn,
+                 T* __restrict dan, T* __restrict dxt, T* __restrict ddtt, T* __restrict dc_terms,
+                 T* __restrict db_terms) {
+  for (int64_t w = 0; w < W; ++w) {
+    const T G = gn[w] + cn * dyt[w];  // dL/dh_t
+    const T a = vexp<T>(dtt[w] * an[w]);
+    const T da = G * hp[w];  // dL/da_t
+    dc_terms[w] = dyt[w] * hn[w];
+    db_terms[w] = G * dtt[w] * xt[w];
+    ddtt[w] += da * a * an[w] + G * bn * xt[w];
+    dan[w] += da * a * dtt[w];
+    dxt[w] += G * dtt[w] * bn;
+    gn[w] = G * a;
   }
 }
 
@@ -66,6 +87,8 @@ void selective_scan_backward(const SelectiveScanDims& d, int64_t c0, int64_t c1,
   T* dAt = At + S;             // [N, W], dA of the block, transposed
   T* g = dAt + S;              // [N, W], a_{t+1} G_{t+1} carried back
   T* H = g + S;                // [len + 1, N, W]: row 0 = h_{-1} = 0, row t + 1 = h_t
+  T* dc_terms = H + (d.len + 1) * S;  // [W], the terms of dC_t[n] and dB_t[n], summed after the loop over w
+  T* db_terms = dc_terms + W;         // (a running sum inside it would stop the loop from vectorising)
   transpose_A(d, c0, W, A, At);
   std::fill(dAt, dAt + 2 * S, T(0));
   std::fill(H, H + S, T(0));
@@ -85,17 +108,11 @@ void selective_scan_backward(const SelectiveScanDims& d, int64_t c0, int64_t c1,
       const T* hp = H + t * S + n * W;
       T* gn = g + n * W;
       T* dan = dAt + n * W;
+      reverse_row<T>(W, bn, cn, an, hn, hp, xt, dtt, dyt, gn, dan, dxt, ddtt, dc_terms, db_terms);
       T sum_dc = 0, sum_db = 0;
       for (int64_t w = 0; w < W; ++w) {
-        const T G = gn[w] + cn * dyt[w];  // dL/dh_t
-        const T a = vexp<T>(dtt[w] * an[w]);
-        const T da = G * hp[w];           // dL/da_t
-        sum_dc += dyt[w] * hn[w];
-        sum_db += G * dtt[w] * xt[w];
-        ddtt[w] += da * a * an[w] + G * bn * xt[w];
-        dan[w] += da * a * dtt[w];
-        dxt[w] += G * dtt[w] * bn;
-        gn[w] = G * a;
+        sum_dc += dc_terms[w];
+        sum_db += db_terms[w];
       }
       dC[t * N + n] += sum_dc;
       dB[t * N + n] += sum_db;

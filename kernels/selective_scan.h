@@ -34,7 +34,7 @@ struct SelectiveScanDims {
 };
 
 std::size_t selective_scan_forward_scratch_size(const SelectiveScanDims& d, int64_t width);   // 2 * width * N
-std::size_t selective_scan_backward_scratch_size(const SelectiveScanDims& d, int64_t width);  // (len + 4) * width * N
+std::size_t selective_scan_backward_scratch_size(const SelectiveScanDims& d, int64_t width);  // (len + 4) * width * N + 2 * width
 
 // y [len, channels] (channels [c0, c1) overwritten).
 template <typename T>
