@@ -10,6 +10,7 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_linear_attention_layers(registry);  // linear-attention, mh-linear-attention
   register_gated_linear_attention_layers(registry);  // gated-linear-attention, mh-gated-linear-attention
   register_hyena_layers(registry);  // hyena, mh-hyena, hyena-experts
+  register_rwkv_layers(registry);   // rwkv5/6-time-mixer, rwkv5/6-channel-mixer
 }
 
 }  // namespace mad::models

@@ -74,5 +74,6 @@ void register_xlstm_layers(LayerRegistry& registry);
 void register_linear_attention_layers(LayerRegistry& registry);
 void register_gated_linear_attention_layers(LayerRegistry& registry);
 void register_hyena_layers(LayerRegistry& registry);
+void register_rwkv_layers(LayerRegistry& registry);
 
 }  // namespace mad::models
