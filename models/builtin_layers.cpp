@@ -12,6 +12,7 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_hyena_layers(registry);  // hyena, mh-hyena, hyena-experts
   register_mamba_layers(registry);  // mamba
   register_moe_layers(registry);    // moe-mlp
+  register_rwkv_layers(registry);   // rwkv5/6-time-mixer, rwkv5/6-channel-mixer
 }
 
 }  // namespace mad::models

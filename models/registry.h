@@ -76,5 +76,6 @@ void register_gated_linear_attention_layers(LayerRegistry& registry);
 void register_hyena_layers(LayerRegistry& registry);
 void register_mamba_layers(LayerRegistry& registry);
 void register_moe_layers(LayerRegistry& registry);
+void register_rwkv_layers(LayerRegistry& registry);
 
 }  // namespace mad::models

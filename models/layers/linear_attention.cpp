@@ -3,7 +3,8 @@
 //
 // q, k, v = x Wq^T, x Wk^T, x Wv^T (no bias), split into H heads of Dk = D*expand_k/H (Dv likewise);
 // a feature map per head, untied for q and k by default: elementwise_product phi(x) = (W1 x + b1) * (W2 x + b2)
-// (the reference's HadamardFeatureMap, shared across heads), or identity;
+// (the reference's HadamardFeatureMap, shared across heads), elu (the reference's elu(x) + 1: positive, so
+// the normaliser below cannot cross zero, which the Hadamard map's can; docs/layers.md), or identity;
 //   y_i = sum_{j<=i} (phi q_i . phi k_j) v_j / (phi q_i . sum_{j<=i} phi k_j + eps),   out = y Wo^T.
 // Two forms of the numerator give the same numbers: `linear` (our default, running sums computed
 // chunkwise by the causal_linear_attention op, O(T)) and `quadratic` (the reference default: the masked
@@ -32,19 +33,33 @@ LinearAttentionShape linear_attention_shape(const config::Value& c) {
   return s;
 }
 
-// phi(x) = (W1 x + b1) * (W2 x + b2) on the last axis (one head's Dk channels), or the identity.
+// phi(x) = (W1 x + b1) * (W2 x + b2) on the last axis (one head's Dk channels), elu(x) + 1, or the identity.
 class FeatureMap {
  public:
   FeatureMap() = default;
   FeatureMap(const ParamScope& s, int64_t head_dim, const BuildContext& ctx)
       : layer1_(s.sub("layer1"), head_dim, head_dim, true, ctx), layer2_(s.sub("layer2"), head_dim, head_dim, true, ctx),
-        hadamard_(true) {}
+        kind_(Kind::hadamard) {}
+  static FeatureMap elu() {
+    FeatureMap m;
+    m.kind_ = Kind::elu;
+    return m;
+  }
   // x [..., Dk] -> [..., Dk]
-  Var operator()(Tape& tape, Var x) const { return hadamard_ ? layer1_(tape, x) * layer2_(tape, x) : x; }
+  Var operator()(Tape& tape, Var x) const {
+    switch (kind_) {
+      case Kind::hadamard: return layer1_(tape, x) * layer2_(tape, x);
+      // elu(x) + 1 = x + 1 for x > 0, exp(x) otherwise: relu(x) + exp(-relu(-x)). Always positive.
+      case Kind::elu: return relu(x) + exp(-relu(-x));
+      case Kind::identity: break;
+    }
+    return x;
+  }
 
  private:
+  enum class Kind { identity, hadamard, elu };
   Linear layer1_, layer2_;
-  bool hadamard_ = false;
+  Kind kind_ = Kind::identity;
 };
 
 class LinearAttention : public Layer {
@@ -52,8 +67,8 @@ class LinearAttention : public Layer {
   LinearAttention(const config::Value& c, const ParamScope& s, const BuildContext& ctx)
       : shape_(linear_attention_shape(c)) {
     const std::string map = c.get<std::string>("feature_map");
-    MAD_CHECK(map == "elementwise_product" || map == "identity",
-              "{}: feature_map '{}' is not built; choose elementwise_product (the MAD default) or identity",
+    MAD_CHECK(map == "elementwise_product" || map == "elu" || map == "identity",
+              "{}: feature_map '{}' is not built; choose elementwise_product (the MAD default), elu or identity",
               c.at("feature_map").where(), map);
     const std::string impl = c.get<std::string>("parallel_implementation");
     MAD_CHECK(impl == "linear" || impl == "quadratic",
@@ -71,6 +86,8 @@ class LinearAttention : public Layer {
       map_q_ = FeatureMap(s.sub("feature_map_q"), shape_.head_k, ctx);
       // Tied: the same parameters for q and k (no feature_map_k.* entries, as PyTorch dedups them).
       map_k_ = c.get<bool>("tie_feature_map_qk") ? map_q_ : FeatureMap(s.sub("feature_map_k"), shape_.head_k, ctx);
+    } else if (map == "elu") {
+      map_q_ = map_k_ = FeatureMap::elu();
     }
   }
 

@@ -22,6 +22,11 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("gate_low_rank_dim")) o.set("gate_low_rank_dim", config::Value(4));
   // The mLSTM backward holds the stabiliser constant, which is exact for cell_eps = 0 (layers.md A.4).
   if (d.contains("cell_eps")) o.set("cell_eps", config::Value(0.0));
+  // RWKV time mixers: 4 heads of 4 and small low-rank widths.
+  if (d.contains("head_dim")) o.set("head_dim", config::Value(4));
+  if (d.contains("dim_att")) o.set("dim_att", config::Value(16));
+  if (d.contains("time_mix_extra_dim")) o.set("time_mix_extra_dim", config::Value(2));
+  if (d.contains("time_decay_extra_dim")) o.set("time_decay_extra_dim", config::Value(3));
   return o;
 }
 

@@ -150,5 +150,56 @@ TEST(MixerForms, HyenaFftEqualsDirectConvolution) {
   }
 }
 
+// feature_map: elu (elu(x) + 1, the reference's option with a positive normaliser): finite differences and
+// the two forms.
+TEST(MixerForms, LinearAttentionEluFeatureMap) {
+  config::Value o = config::Value::map();
+  o.set("num_heads", config::Value(4));
+  o.set("feature_map", config::Value(std::string("elu")));
+  expect_forms_agree("mh-linear-attention", "parallel_implementation", config::Value(std::string("linear")),
+                     config::Value(std::string("quadratic")), 16, 21, 1e-9, o);
+  constexpr int64_t D = 16, T = 6;
+  const config::Value cfg = builtin_layers().resolve("mh-linear-attention", o, D);
+  ParamStore params(DType::F64);
+  const BuildContext ctx{D, T, LinearInit::pytorch_default};
+  auto layer = builtin_layers().find("mh-linear-attention").build(cfg, ParamScope(params), ctx);
+  params.finalize(3);
+  const auto r = testing::gradcheck_module([&](Tape& tape, Var x) { return layer->forward(tape, x); },
+                                           testing::randn({2, T, D}, 5), params);
+  EXPECT_TRUE(r.ok) << "max error " << r.max_abs_error << "\n" << r.report;
+}
+
+// With a positive feature map every output is a convex combination of the values seen so far: with the value
+// and output projections set to the identity, y_t lies within [min_{j<=t} x_j, max_{j<=t} x_j] per channel.
+// (The reference's Hadamard map breaks this: its weights take both signs; docs/layers.md.)
+TEST(MixerForms, LinearAttentionEluIsAConvexCombination) {
+  config::Value o = config::Value::map();
+  o.set("num_heads", config::Value(4));
+  o.set("feature_map", config::Value(std::string("elu")));
+  constexpr int64_t D = 16, T = 20;
+  const config::Value cfg = builtin_layers().resolve("mh-linear-attention", o, D);
+  ParamStore params(DType::F64);
+  const BuildContext ctx{D, T, LinearInit::pytorch_default};
+  auto layer = builtin_layers().find("mh-linear-attention").build(cfg, ParamScope(params), ctx);
+  params.finalize(3);
+  for (const char* name : {"proj_v.weight", "out_proj.weight"}) {
+    double* w = params.entry(params.find(name)).value.data<double>();
+    for (int64_t i = 0; i < D * D; ++i) w[i] = (i / D == i % D) ? 1.0 : 0.0;
+  }
+  Tape tape;
+  const Tensor x = testing::randn({1, T, D}, 8);
+  Var y = layer->forward(tape, tape.constant(x));
+  for (int64_t c = 0; c < D; ++c) {
+    double lo = x.item(c), hi = x.item(c);
+    for (int64_t t = 0; t < T; ++t) {
+      lo = std::min(lo, x.item(t * D + c));
+      hi = std::max(hi, x.item(t * D + c));
+      const double v = y.value().item(t * D + c);
+      EXPECT_GE(v, lo - 1e-12) << "t " << t << " channel " << c;
+      EXPECT_LE(v, hi + 1e-12) << "t " << t << " channel " << c;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mad::models
