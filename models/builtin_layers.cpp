@@ -10,6 +10,9 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_linear_attention_layers(registry);  // linear-attention, mh-linear-attention
   register_gated_linear_attention_layers(registry);  // gated-linear-attention, mh-gated-linear-attention
   register_hyena_layers(registry);  // hyena, mh-hyena, hyena-experts
+  register_short_conv_layers(registry);  // conv (LFM2)
+  register_cfc_layers(registry);         // cfc
+  register_ltc_layers(registry);         // ltc
 }
 
 }  // namespace mad::models

@@ -74,5 +74,8 @@ void register_xlstm_layers(LayerRegistry& registry);
 void register_linear_attention_layers(LayerRegistry& registry);
 void register_gated_linear_attention_layers(LayerRegistry& registry);
 void register_hyena_layers(LayerRegistry& registry);
+void register_short_conv_layers(LayerRegistry& registry);
+void register_cfc_layers(LayerRegistry& registry);
+void register_ltc_layers(LayerRegistry& registry);
 
 }  // namespace mad::models

@@ -21,6 +21,8 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("gate_low_rank_dim")) o.set("gate_low_rank_dim", config::Value(4));
   // The mLSTM backward holds the stabiliser constant, which is exact for cell_eps = 0 (layers.md A.4).
   if (d.contains("cell_eps")) o.set("cell_eps", config::Value(0.0));
+  if (d.contains("units")) o.set("units", config::Value(5));  // cfc, ltc
+  if (d.contains("backbone_units")) o.set("backbone_units", config::Value(6));
   return o;
 }
 
