@@ -20,8 +20,9 @@
   /* ops_attention.cpp */ X(attention) X(rotary)                                                \
   /* ops_xlstm.cpp */ X(mlstm) X(slstm)                                                         \
   /* ops_linear_attention.cpp */ X(causal_linear_attention)                                     \
-  /* ops_fused.cpp */ X(swiglu_gate)                                                          \
-  /* ops_selective_scan.cpp */ X(selective_scan)
+  /* ops_fused.cpp */ X(swiglu_gate)                                                           \
+  /* ops_selective_scan.cpp */ X(selective_scan)                                                \
+  /* ops_liquid.cpp */ X(ltc)
 
 namespace mad {
 

@@ -13,6 +13,9 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_mamba_layers(registry);  // mamba
   register_moe_layers(registry);    // moe-mlp
   register_rwkv_layers(registry);   // rwkv5/6-time-mixer, rwkv5/6-channel-mixer
+  register_short_conv_layers(registry);  // conv (LFM2)
+  register_cfc_layers(registry);         // cfc
+  register_ltc_layers(registry);         // ltc
 }
 
 }  // namespace mad::models

@@ -77,5 +77,8 @@ void register_hyena_layers(LayerRegistry& registry);
 void register_mamba_layers(LayerRegistry& registry);
 void register_moe_layers(LayerRegistry& registry);
 void register_rwkv_layers(LayerRegistry& registry);
+void register_short_conv_layers(LayerRegistry& registry);
+void register_cfc_layers(LayerRegistry& registry);
+void register_ltc_layers(LayerRegistry& registry);
 
 }  // namespace mad::models

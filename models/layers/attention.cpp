@@ -2,6 +2,8 @@
 // wraps flash_attn's MHA): fused QKV projection with bias, rotary embeddings on the first rotary_emb_dim
 // channels of each head, causal (optionally windowed) attention through the fused `attention` op, and an
 // output projection with bias. Parameter names Wqkv.*, out_proj.* as in flash_attn.
+// qk_norm: true adds LFM2's QK-norm (layers.md C.3): an RMSNorm over each head's q and k (eps 1e-5, one
+// scale vector of the head dimension shared by all heads, q_layernorm / k_layernorm) before the rotary.
 #include <algorithm>
 #include <cmath>
 
@@ -44,6 +46,10 @@ class Attention : public Layer {
     scale_ = scale.is_null() ? 1.0 / std::sqrt(static_cast<double>(shape_.head_dim)) : scale.as_double();
     wqkv_ = Linear(s.sub("Wqkv"), shape_.dim, 3 * shape_.dim, c.get<bool>("qkv_proj_bias"), ctx);
     out_ = Linear(s.sub("out_proj"), shape_.dim, shape_.dim, c.get<bool>("out_proj_bias"), ctx);
+    if (c.get<bool>("qk_norm")) {
+      q_norm_ = s.sub("q_layernorm").param("weight", {shape_.head_dim}, Init::ones());
+      k_norm_ = s.sub("k_layernorm").param("weight", {shape_.head_dim}, Init::ones());
+    }
   }
 
   // x [B, T, D] -> [B, T, D]
@@ -55,6 +61,10 @@ class Attention : public Layer {
     split(qkv, -1, sizes, parts);
     auto heads = [&](Var t) { return reshape(t, {B, T, H, Dh}); };  // a view
     Var q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
+    if (q_norm_.defined()) {
+      q = rms_norm(q, q_norm_.on(tape), kQkNormEps);
+      k = rms_norm(k, k_norm_.on(tape), kQkNormEps);
+    }
     if (shape_.rotary_dim > 0) {
       q = rotary(q, base_, shape_.rotary_dim);
       k = rotary(k, base_, shape_.rotary_dim);
@@ -68,6 +78,8 @@ class Attention : public Layer {
   bool causal_ = true;
   double base_ = 10000.0, scale_ = 1.0;
   Linear wqkv_, out_;
+  Param q_norm_, k_norm_;  // [Dh] each, with qk_norm
+  static constexpr double kQkNormEps = 1e-5;  // LFM2's norm_eps
 };
 
 std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/ops_liquid.h"
 #include "core/ops_xlstm.h"
 
 namespace mad::testing {
@@ -229,6 +230,18 @@ std::vector<GradCase> op_cases() {
   c.push_back({"selective_scan", [](Tape&, Vars v) { return selective_scan(v[0], v[1], v[2], v[3], v[4]); },
                {randn({2, 6, 5}, 220), uniform({2, 6, 5}, 221, 0.1, 1.0), uniform({5, 3}, 222, -2.0, -0.2),
                 randn({2, 6, 3}, 223), randn({2, 6, 3}, 224)}});
+  // ---- ltc: input [B, T, S] = [2, 4, 3], N = 4 neurons, 3 sub-steps per token; w, sensory w, cm, gleak
+  // positive (the layer's softplus), one synapse of each kind switched off (a masked weight) ----
+  Tensor ltc_w = uniform({4, 4}, 230, 0.2, 1.0), ltc_sw = uniform({3, 4}, 231, 0.2, 1.0);
+  ltc_w.data<double>()[5] = 0;
+  ltc_sw.data<double>()[2] = 0;
+  c.push_back({"ltc",
+               [](Tape&, Vars v) {
+                 return ltc(v[0], {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]}, 3, 1.0, 1e-8);
+               },
+               {randn({2, 4, 3}, 232), uniform({4}, 233, 0.2, 1.0), randn({4}, 234, 0.2), uniform({4}, 235, 0.4, 0.6),
+                ltc_w, uniform({4, 4}, 236, 1.0, 4.0), randn({4, 4}, 237, 0.3), randn({4, 4}, 238), ltc_sw,
+                uniform({3, 4}, 239, 1.0, 4.0), randn({3, 4}, 240, 0.3), randn({3, 4}, 241)}});
   return c;
 }
 

@@ -27,6 +27,8 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("dim_att")) o.set("dim_att", config::Value(16));
   if (d.contains("time_mix_extra_dim")) o.set("time_mix_extra_dim", config::Value(2));
   if (d.contains("time_decay_extra_dim")) o.set("time_decay_extra_dim", config::Value(3));
+  if (d.contains("units")) o.set("units", config::Value(5));  // cfc, ltc
+  if (d.contains("backbone_units")) o.set("backbone_units", config::Value(6));
   return o;
 }
 
