@@ -81,7 +81,8 @@ struct SearchResult {
   double change = 0;
 };
 
-constexpr size_t kKeptPerState = 64;  // parameter sums kept per state sum when a parameter target is given
+constexpr size_t kKeptPerState = 64;     // parameter sums kept per state sum when a parameter target is given,
+constexpr size_t kKeptLeastChange = 16;  // and as many of the least-change nodes
 
 // Keeps, per state sum, the least-change node (no parameter target) or up to kKeptPerState nodes spread over
 // the parameter range (distinct sums, the least change for each), so that later units can still reach P.
@@ -96,15 +97,24 @@ void thin(std::vector<Node>& nodes, bool spread_params) {
             [](const Node& a, const Node& b) { return a.params != b.params ? a.params < b.params : a.change < b.change; });
   nodes.erase(std::unique(nodes.begin(), nodes.end(), [](const Node& a, const Node& b) { return a.params == b.params; }),
               nodes.end());
-  if (nodes.size() <= kKeptPerState) return;
+  if (nodes.size() <= kKeptPerState + kKeptLeastChange) return;
+  // The spread, plus the least-change nodes (balanced choices that the final tie-break prefers).
+  std::vector<char> keep(nodes.size(), 0);
+  for (size_t i = 0; i < kKeptPerState; ++i) keep[i * (nodes.size() - 1) / (kKeptPerState - 1)] = 1;
+  std::vector<size_t> by_change(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) by_change[i] = i;
+  std::partial_sort(by_change.begin(), by_change.begin() + kKeptLeastChange, by_change.end(),
+                    [&](size_t a, size_t b) { return nodes[a].change < nodes[b].change; });
+  for (size_t i = 0; i < kKeptLeastChange; ++i) keep[by_change[i]] = 1;
   std::vector<Node> kept;
-  for (size_t i = 0; i < kKeptPerState; ++i) kept.push_back(nodes[i * (nodes.size() - 1) / (kKeptPerState - 1)]);
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (keep[i]) kept.push_back(nodes[i]);
   nodes = std::move(kept);
 }
 
 // Picks one option per unit: the state sum closest to `target.state` (below wins a tie), then the parameters
-// closest to target.params (when given; `base_params` are the parameters outside the layers), then the least
-// change. Units carrying state are searched first over state sums; the others only change parameters.
+// within target.params_tolerance of target.params, or as close as possible (when given; `base_params` are the
+// parameters outside the layers), then the least change. Units carrying state are searched first over state sums; the others only change parameters.
 SearchResult search(const std::vector<Unit>& units, const NormalizeTarget& target, int64_t base_params) {
   const bool with_params = target.params > 0;
   std::vector<size_t> order;
@@ -113,6 +123,9 @@ SearchResult search(const std::vector<Unit>& units, const NormalizeTarget& targe
   const size_t state_units = order.size();
   for (size_t u = 0; u < units.size(); ++u)
     if (!units[u].carries_state()) order.push_back(u);
+  // The unit with the most options last: its nodes are not thinned, so it fine-tunes the parameters.
+  std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(state_units), order.end(),
+                   [&](size_t a, size_t b) { return units[a].options.size() < units[b].options.size(); });
 
   // Sums above `bound` can never be the closest: something at most N is closer, or the smallest sum is.
   int64_t min_sum = 0;
@@ -166,10 +179,16 @@ SearchResult search(const std::vector<Unit>& units, const NormalizeTarget& targe
   const auto& [state, finals] = *frontier.begin();
   const std::vector<Node>& last = stages.back();
   int best = finals.front();
-  auto distance = [&](const Node& n) { return std::llabs(base_params + n.params - target.params); };
+  // With a parameter target: the distance beyond half the tolerance first (every count within it is as good;
+  // half, so that the result is not at the tolerance's edge), then the least change, so that the state is
+  // not shifted between layers for a closer parameter count.
+  const double tolerance = 0.5 * target.params_tolerance * static_cast<double>(target.params);
+  auto excess = [&](const Node& n) {
+    return std::max(0.0, std::abs(static_cast<double>(base_params + n.params - target.params)) - tolerance);
+  };
   for (int i : finals) {
     const Node& n = last[static_cast<size_t>(i)], &b = last[static_cast<size_t>(best)];
-    const bool better = with_params ? (distance(n) < distance(b) || (distance(n) == distance(b) && n.change < b.change))
+    const bool better = with_params ? (excess(n) < excess(b) || (excess(n) == excess(b) && n.change < b.change))
                                     : n.change < b.change;
     if (better) best = i;
   }

@@ -7,8 +7,10 @@
 // (the layer built into a scratch parameter store) are evaluated at the model's shape. A search over the
 // layers then picks one option per layer:
 //   1. the total state closest to N (exactly N when some combination reaches it; below N wins a tie);
-//   2. among those, with P given: the parameter count closest to P; without P: the least change from the
-//      original configuration (sum over layers of |ln(params'/params)| + |ln((state'+1)/(state+1))|).
+//   2. among those, with P given: a parameter count within half the tolerance of P (1%: every count inside
+//      is as good, and the result is not at the tolerance's edge), or if none is, the closest;
+//   3. then the least change from the original configuration (sum over layers of |ln(params'/params)| +
+//      |ln((state'+1)/(state+1))|), so the state is not shifted between layers without need.
 // Identical layers (same type and configuration) are first constrained to make identical choices; only
 // when that cannot reach the state N exactly are they chosen independently.
 //
