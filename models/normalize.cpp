@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 
 #include "config/canonical.h"
 #include "core/params.h"
@@ -81,14 +82,17 @@ struct SearchResult {
   double change = 0;
 };
 
-constexpr size_t kKeptPerState = 64;     // parameter sums kept per state sum when a parameter target is given,
-constexpr size_t kKeptLeastChange = 16;  // and as many of the least-change nodes
+constexpr size_t kKeptPerState = 80;  // nodes kept per state sum when a parameter target is given
+// Candidate nodes one stage of the search may generate; beyond it fewer nodes per state sum are carried in
+// (down to the least-change one), so that many layers with many options stay a fraction of a second.
+constexpr double kWorkBudget = 4e6;
 
-// Keeps, per state sum, the least-change node (no parameter target) or up to kKeptPerState nodes spread over
-// the parameter range (distinct sums, the least change for each), so that later units can still reach P.
-// The last unit's nodes are not thinned.
-void thin(std::vector<Node>& nodes, bool spread_params) {
-  if (!spread_params) {
+// Keeps at most `limit` nodes of one state sum: the least-change node when limit is 1; otherwise distinct
+// parameter sums (the least change for each), four fifths spread over the parameter range, so that later
+// units can still reach P, and one fifth the least-change ones (the balanced choices the tie-break prefers).
+void thin(std::vector<Node>& nodes, size_t limit) {
+  if (nodes.size() <= 1) return;
+  if (limit <= 1) {
     auto best = std::min_element(nodes.begin(), nodes.end(), [](const Node& a, const Node& b) { return a.change < b.change; });
     nodes = {*best};
     return;
@@ -97,15 +101,15 @@ void thin(std::vector<Node>& nodes, bool spread_params) {
             [](const Node& a, const Node& b) { return a.params != b.params ? a.params < b.params : a.change < b.change; });
   nodes.erase(std::unique(nodes.begin(), nodes.end(), [](const Node& a, const Node& b) { return a.params == b.params; }),
               nodes.end());
-  if (nodes.size() <= kKeptPerState + kKeptLeastChange) return;
-  // The spread, plus the least-change nodes (balanced choices that the final tie-break prefers).
+  if (nodes.size() <= limit) return;
+  const size_t least_change = std::max<size_t>(1, limit / 5), spread = std::max<size_t>(2, limit - least_change);
   std::vector<char> keep(nodes.size(), 0);
-  for (size_t i = 0; i < kKeptPerState; ++i) keep[i * (nodes.size() - 1) / (kKeptPerState - 1)] = 1;
+  for (size_t i = 0; i < spread; ++i) keep[i * (nodes.size() - 1) / (spread - 1)] = 1;
   std::vector<size_t> by_change(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) by_change[i] = i;
-  std::partial_sort(by_change.begin(), by_change.begin() + kKeptLeastChange, by_change.end(),
+  std::partial_sort(by_change.begin(), by_change.begin() + static_cast<std::ptrdiff_t>(least_change), by_change.end(),
                     [&](size_t a, size_t b) { return nodes[a].change < nodes[b].change; });
-  for (size_t i = 0; i < kKeptLeastChange; ++i) keep[by_change[i]] = 1;
+  for (size_t i = 0; i < least_change; ++i) keep[by_change[i]] = 1;
   std::vector<Node> kept;
   for (size_t i = 0; i < nodes.size(); ++i)
     if (keep[i]) kept.push_back(nodes[i]);
@@ -123,7 +127,8 @@ SearchResult search(const std::vector<Unit>& units, const NormalizeTarget& targe
   const size_t state_units = order.size();
   for (size_t u = 0; u < units.size(); ++u)
     if (!units[u].carries_state()) order.push_back(u);
-  // The unit with the most options last: its nodes are not thinned, so it fine-tunes the parameters.
+  // The unit with the most options last: its nodes are not thinned (the state sum is chosen by then), so it
+  // fine-tunes the parameters.
   std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(state_units), order.end(),
                    [&](size_t a, size_t b) { return units[a].options.size() < units[b].options.size(); });
 
@@ -139,28 +144,57 @@ SearchResult search(const std::vector<Unit>& units, const NormalizeTarget& targe
 
   std::vector<std::vector<Node>> stages;            // nodes per processed unit
   std::map<int64_t, std::vector<int>> by_state = {{0, {-1}}};  // state sum -> node indices of the last stage
-  // `last`: the final unit, after which nothing is thinned (the best node is picked from all of them).
-  auto extend = [&](size_t unit_index, const std::map<int64_t, std::vector<int>>& frontier, bool last) {
+  // Extends every node of `frontier` (state sum -> node indices of the last stage) by each option of a unit.
+  // `last`: the final unit of a search whose state sum is already chosen; its nodes are all kept, so that the
+  // best is picked from all of them.
+  auto extend = [&](size_t unit_index, std::map<int64_t, std::vector<int>> frontier, bool last) {
     const Unit& unit = units[unit_index];
     const int64_t count = static_cast<int64_t>(unit.layers.size());
     const std::vector<Node>* previous = stages.empty() ? nullptr : &stages.back();
-    std::map<int64_t, std::vector<Node>> next;
+    size_t limit = with_params ? kKeptPerState : 1;
+    if (last && with_params) limit = SIZE_MAX;
+    // Over budget: carry fewer nodes per state sum into this stage.
+    size_t incoming = 0;
+    for (const auto& [sum, nodes] : frontier) incoming += nodes.size();
+    const double work = static_cast<double>(incoming) * static_cast<double>(unit.options.size());
+    if (previous && work > kWorkBudget) {
+      const double per_sum = kWorkBudget / (static_cast<double>(frontier.size()) * static_cast<double>(unit.options.size()));
+      const size_t carried = static_cast<size_t>(std::max(1.0, per_sum));
+      for (auto& [sum, indices] : frontier) {
+        if (indices.size() <= carried) continue;
+        std::vector<Node> nodes;
+        for (int i : indices) nodes.push_back((*previous)[static_cast<size_t>(i)]);
+        for (size_t k = 0; k < nodes.size(); ++k) nodes[k].parent = indices[k];  // remember the index
+        thin(nodes, carried);
+        indices.clear();
+        for (const Node& n : nodes) indices.push_back(n.parent);
+      }
+    }
+    std::unordered_map<int64_t, std::vector<Node>> next;
     for (const auto& [sum, nodes] : frontier)
-      for (int parent : nodes)
+      for (int parent : nodes) {
+        const Node p = parent >= 0 ? (*previous)[static_cast<size_t>(parent)] : Node{};
         for (size_t o = 0; o < unit.options.size(); ++o) {
           const Option& option = unit.options[o];
           const int64_t s = sum + option.state * count;
           if (s > bound) continue;
-          const Node& p = parent >= 0 ? (*previous)[static_cast<size_t>(parent)] : Node{};
-          next[s].push_back({p.params + option.params * count, p.change + option.change * static_cast<double>(count),
-                             parent, static_cast<int>(o)});
+          std::vector<Node>& bucket = next[s];
+          bucket.push_back({p.params + option.params * count, p.change + option.change * static_cast<double>(count),
+                            parent, static_cast<int>(o)});
+          if (limit != SIZE_MAX && bucket.size() >= 4 * limit) thin(bucket, limit);  // bounded memory
         }
+      }
+    std::vector<int64_t> sums;
+    for (const auto& [sum, nodes] : next) sums.push_back(sum);
+    std::sort(sums.begin(), sums.end());
     std::vector<Node> stage;
     std::map<int64_t, std::vector<int>> result;
-    for (auto& [s, nodes] : next) {
-      if (!last || !with_params) thin(nodes, with_params);
+    for (int64_t sum : sums) {
+      std::vector<Node>& nodes = next[sum];
+      thin(nodes, limit);
+      std::vector<int>& indices = result[sum];
       for (Node& n : nodes) {
-        result[s].push_back(static_cast<int>(stage.size()));
+        indices.push_back(static_cast<int>(stage.size()));
         stage.push_back(n);
       }
     }
@@ -168,7 +202,7 @@ SearchResult search(const std::vector<Unit>& units, const NormalizeTarget& targe
     return result;
   };
 
-  for (size_t k = 0; k < state_units; ++k) by_state = extend(order[k], by_state, k + 1 == order.size());
+  for (size_t k = 0; k < state_units; ++k) by_state = extend(order[k], by_state, false);
   // The state sum closest to N; the remaining units only move parameters.
   auto closest = by_state.begin();
   for (auto it = by_state.begin(); it != by_state.end(); ++it)
