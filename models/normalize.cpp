@@ -117,8 +117,9 @@ void thin(std::vector<Node>& nodes, size_t limit) {
 }
 
 // Picks one option per unit: the state sum closest to `target.state` (below wins a tie), then the parameters
-// within target.params_tolerance of target.params, or as close as possible (when given; `base_params` are the
-// parameters outside the layers), then the least change. Units carrying state are searched first over state sums; the others only change parameters.
+// within half target.params_tolerance of target.params, or as close as possible (when given; `base_params`
+// are the parameters outside the layers), then the least change. Units carrying state are searched first,
+// over state sums (every reachable sum up to `bound` is kept); the others only change the parameters.
 SearchResult search(const std::vector<Unit>& units, const NormalizeTarget& target, int64_t base_params) {
   const bool with_params = target.params > 0;
   std::vector<size_t> order;
