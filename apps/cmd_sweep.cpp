@@ -88,6 +88,24 @@ void run_plan(const SweepOptions& o) {
       task_map.set(task, t);
     }
     out.set("tasks", task_map);
+    config::Value arch_list = config::Value::list();
+    for (const sweeps::SweepArchitecture& a : spec.architectures) {
+      const models::ArchDescription d = sweeps::describe_at(a.spec, spec.settings.front());
+      config::Value v = config::Value::map();
+      v.set("name", a.name);
+      v.set("params", config::Value(d.params));
+      v.set("state", config::Value(d.total_state));
+      v.set("fixed_state", d.fixed_state);
+      if (a.normalized) {
+        v.set("original_params", config::Value(a.original_params));
+        v.set("original_state", config::Value(a.original_state));
+        v.set("normalized_state", config::Value(a.state));
+        v.set("state_exact", a.state_exact);
+        v.set("params_within_tolerance", a.params_within_tolerance);
+      }
+      arch_list.push_back(v);
+    }
+    out.set("architectures", arch_list);
     fmt::print("{}\n", config::canonical(out));
     return;
   }
@@ -97,6 +115,21 @@ void run_plan(const SweepOptions& o) {
              runs.size() == all.size() ? "" : fmt::format(" (shard {}: {} runs)", o.shard, runs.size()));
   fmt::print("training: up to {} epochs, batch {}, lr {}, weight decay {}\n", spec.epochs, spec.batch_size,
              fmt::join(spec.lrs, " "), fmt::join(spec.weight_decays, " "));
+  if (spec.iso_state > 0) {
+    // Normalised architectures: what was written, and what the runs train (fixed state; attention's growing
+    // KV cache excluded from the target).
+    fmt::print("\nnormalised to iso_state {}{} (models/normalize.h):\n", spec.iso_state,
+               spec.iso_params > 0 ? fmt::format(", iso_params {}", spec.iso_params) : "");
+    fmt::print("{:<20} {:<44} {:>21} {:>21}\n", "architecture", "layers", "params", "fixed state");
+    for (const sweeps::SweepArchitecture& a : spec.architectures) {
+      std::string notes;
+      if (!a.state_exact) notes += fmt::format("  state {} NOT reachable exactly", spec.iso_state);
+      if (!a.params_within_tolerance) notes += "  params outside 2%";
+      fmt::print("{:<20} {:<44} {:>21} {:>21}{}\n", a.name, models::arch_summary(a.spec),
+                 fmt::format("{} -> {}", a.original_params, a.params), fmt::format("{} -> {}", a.original_state, a.state),
+                 notes);
+    }
+  }
   fmt::print("\n{:<20} {:<56} {:>10} {:>10}\n", "architecture", "layers", "params", "state");
   for (const sweeps::SweepArchitecture& a : spec.architectures) {
     const models::ArchDescription d = sweeps::describe_at(a.spec, spec.settings.front());

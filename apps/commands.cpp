@@ -10,6 +10,7 @@ void register_commands(CLI::App& app) {
   setup_data(app);
   setup_layers(app);
   setup_describe(app);
+  setup_normalize(app);
   setup_train(app);
   setup_scores(app);
   setup_compare(app);

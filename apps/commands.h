@@ -21,6 +21,7 @@ void setup_tasks(CLI::App& app);
 void setup_data(CLI::App& app);
 void setup_layers(CLI::App& app);
 void setup_describe(CLI::App& app);
+void setup_normalize(CLI::App& app);
 void setup_train(CLI::App& app);
 void setup_scores(CLI::App& app);
 void setup_compare(CLI::App& app);

@@ -7,6 +7,8 @@
 #include "config/canonical.h"
 #include "config/yaml.h"
 #include "core/error.h"
+#include "models/normalize.h"
+#include "sweeps/train_run.h"
 #include "tasks/protocol_grid.h"
 #include "tasks/task.h"
 
@@ -14,7 +16,8 @@ namespace mad::sweeps {
 namespace {
 
 constexpr std::string_view kKeys[] = {"name",   "architectures", "tasks",      "protocol", "settings",
-                                      "task_overrides", "lr",   "weight_decay", "epochs",  "batch_size", "seeds"};
+                                      "task_overrides", "lr",   "weight_decay", "epochs",  "batch_size", "seeds",
+                                      "iso_state", "iso_params"};
 
 // Runs `body`; a mad::Error from it is re-thrown prefixed with where `value` is in the spec, so that
 // an error of a layer or a task setting names the spec's file and line.
@@ -37,15 +40,21 @@ tasks::TaskId task_named(const config::Value& value) {
 }
 
 SweepArchitecture architecture(const std::string& name, const config::Value& value, const std::filesystem::path& base) {
+  const auto named = [&](models::ArchSpec spec) {
+    SweepArchitecture a;
+    a.name = name;
+    a.spec = std::move(spec);
+    return a;
+  };
   return at_value(value, [&] {
-    if (value.is_list()) return SweepArchitecture{name, models::arch_from_names(value.as<std::vector<std::string>>(), 128)};
+    if (value.is_list()) return named(models::arch_from_names(value.as<std::vector<std::string>>(), 128));
     MAD_CHECK(value.is_map(), "architecture '{}' must be a list of layer names, a spec map or {{file: PATH}}, got {}",
               name, value.describe());
     if (const config::Value* file = value.find("file")) {
       value.check_keys({"file"}, "architecture given by file");
-      return SweepArchitecture{name, models::arch_from_file((base / file->as_string()).string())};
+      return named(models::arch_from_file((base / file->as_string()).string()));
     }
-    return SweepArchitecture{name, models::arch_from_config(value)};
+    return named(models::arch_from_config(value));
   });
 }
 
@@ -97,6 +106,46 @@ std::vector<tasks::TaskSettings> base_settings(const config::Value& doc) {
   return out;
 }
 
+// iso_state / iso_params: every architecture normalised (models/normalize.h) at the shape of the sweep's first
+// task setting, once, so that all its runs train the same spec. The original is kept for `mad sweep plan`.
+void normalize_architectures(const config::Value& doc, SweepSpec& spec) {
+  const config::Value* iso_state = doc.find("iso_state");
+  const config::Value* iso_params = doc.find("iso_params");
+  if (!iso_state) {
+    MAD_CHECK(!iso_params, "{}: iso_params needs iso_state (the state target comes first); add iso_state: N",
+              iso_params->where());
+    return;
+  }
+  spec.iso_state = iso_state->as_int();
+  MAD_CHECK(spec.iso_state > 0, "{}: iso_state must be a positive number of state floats per sequence (e.g. 4096), got {}",
+            iso_state->where(), spec.iso_state);
+  if (iso_params) {
+    spec.iso_params = iso_params->as_int();
+    MAD_CHECK(spec.iso_params > 0, "{}: iso_params must be a positive parameter count, got {}", iso_params->where(),
+              spec.iso_params);
+  }
+  const models::NormalizeShape shape = task_shape(spec.settings.front());
+  const config::Value& archs = doc.at("architectures");
+  for (SweepArchitecture& a : spec.architectures) {
+    const models::NormalizeResult r = at_value(archs.at(a.name), [&] {
+      try {
+        return models::normalize(a.spec, shape, {spec.iso_state, spec.iso_params});
+      } catch (const Error& e) {
+        fail(fmt::format("architecture '{}' under iso_state {}: {}", a.name, spec.iso_state, e.what()));
+      }
+    });
+    a.normalized = true;
+    a.original = a.spec;
+    a.spec = r.spec;
+    a.original_state = r.state_before;
+    a.original_params = r.params_before;
+    a.state = r.state;
+    a.params = r.params;
+    a.state_exact = r.state_exact;
+    a.params_within_tolerance = r.params_within_tolerance;
+  }
+}
+
 }  // namespace
 
 SweepSpec sweep_from_config(const config::Value& doc, const std::filesystem::path& base_dir) {
@@ -111,10 +160,7 @@ SweepSpec sweep_from_config(const config::Value& doc, const std::filesystem::pat
   MAD_CHECK(archs.is_map() && !archs.as_map().empty(),
             "{}: 'architectures' must map at least one name to a layer list, a spec or {{file: PATH}}", archs.where());
   config::Value resolved_archs = config::Value::map();
-  for (const auto& [name, value] : archs.as_map()) {
-    spec.architectures.push_back(architecture(name, value, base_dir));
-    resolved_archs.set(name, models::to_config(spec.architectures.back().spec));
-  }
+  for (const auto& [name, value] : archs.as_map()) spec.architectures.push_back(architecture(name, value, base_dir));
 
   spec.lrs = nonempty_list<double>(doc, "lr", spec.lrs);
   spec.weight_decays = nonempty_list<double>(doc, "weight_decay", spec.weight_decays);
@@ -149,6 +195,9 @@ SweepSpec sweep_from_config(const config::Value& doc, const std::filesystem::pat
       if (seen.insert(config::canonical(tasks::to_config(s))).second) spec.settings.push_back(s);
     }
   }
+
+  normalize_architectures(doc, spec);
+  for (const SweepArchitecture& a : spec.architectures) resolved_archs.set(a.name, models::to_config(a.spec));
 
   spec.document = doc;
   spec.document.set("architectures", resolved_archs);

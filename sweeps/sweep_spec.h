@@ -16,6 +16,8 @@
 //   epochs: 200                                   # default 200 (early stop at test accuracy > 0.999)
 //   batch_size: 128
 //   seeds: [12345]                                # data, initialisation and shuffling seed of each run
+//   iso_state: 4096                               # normalise every architecture to this total fixed state
+//   iso_params: 400000                            #   (and parameter count) before its runs (models/normalize.h)
 //
 // Every key is checked: an unknown key, an unknown layer, task or setting, an empty list or an invalid
 // setting is an error naming the file, line and the fix.
@@ -33,7 +35,13 @@ namespace mad::sweeps {
 
 struct SweepArchitecture {
   std::string name;  // display name (the spec's key)
-  models::ArchSpec spec;
+  models::ArchSpec spec;  // what the runs train, store and key: the normalised spec under iso_state
+  // Under iso_state: the spec as written and the normalisation's outcome, measured at the sweep's first
+  // task setting (parameters without embeddings; fixed state, excluding growing attention caches).
+  bool normalized = false;
+  models::ArchSpec original;
+  int64_t original_state = 0, original_params = 0, state = 0, params = 0;
+  bool state_exact = true, params_within_tolerance = true;
 };
 
 struct SweepSpec {
@@ -45,6 +53,8 @@ struct SweepSpec {
   std::vector<int64_t> seeds = {12345};
   int64_t epochs = 200;
   int64_t batch_size = 128;
+  int64_t iso_state = 0;   // > 0: every architecture is normalised to this total fixed state
+  int64_t iso_params = 0;  // > 0 (with iso_state): and to this parameter count, within 2%
   config::Value document;  // the spec as resolved (architectures expanded), stored with the sweep
 };
 

@@ -13,11 +13,16 @@ results::Metrics to_metrics(const SplitMetrics& m) { return {m.loss, m.ppl, m.ac
 
 }  // namespace
 
-models::Model build_task_model(const models::ArchSpec& spec, const tasks::TaskSettings& settings) {
+models::NormalizeShape task_shape(const tasks::TaskSettings& settings) {
   const auto kind = tasks::task_info(settings.task).backbone == tasks::Backbone::Autoencoder
                         ? models::BackboneKind::autoencoder
                         : models::BackboneKind::language_model;
-  return models::Model(spec, kind, settings.vocab_size, tasks::sequence_length(settings));
+  return {kind, settings.vocab_size, tasks::sequence_length(settings)};
+}
+
+models::Model build_task_model(const models::ArchSpec& spec, const tasks::TaskSettings& settings) {
+  const models::NormalizeShape shape = task_shape(settings);
+  return models::Model(spec, shape.kind, shape.vocab_size, shape.seq_len);
 }
 
 TrainData train_data(const tasks::Dataset& dataset) {

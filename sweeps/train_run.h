@@ -4,6 +4,7 @@
 #pragma once
 
 #include "models/backbone.h"
+#include "models/normalize.h"
 #include "results/record.h"
 #include "sweeps/sweep_plan.h"
 #include "tasks/dataset.h"
@@ -14,6 +15,9 @@ namespace mad::sweeps {
 // The backbone the task trains (language model or autoencoder) at the task's vocabulary and input length;
 // parameters declared, not yet initialised.
 models::Model build_task_model(const models::ArchSpec& spec, const tasks::TaskSettings& settings);
+
+// The same shape for models::normalize: backbone, vocabulary and input length of the task setting.
+models::NormalizeShape task_shape(const tasks::TaskSettings& settings);
 
 // The dataset's token matrices as tensors: inputs and targets [N, L] int32.
 TrainData train_data(const tasks::Dataset& dataset);

@@ -103,13 +103,25 @@ double mixing_flops(const config::Value& c, const BuildContext& ctx) {
   return 4.0 * static_cast<double>(a.dim) * keys;
 }
 
+// Sliding-window attention keeps 2 (window + 1) D floats: its window (0 to seq_len - 1) is its state knob.
+// Full attention's KV cache grows with the sequence: no options (normalisation leaves it unchanged).
+std::vector<config::Value> size_options(const config::Value& c, const BuildContext& ctx) {
+  std::vector<config::Value> out;
+  if (c.get<int64_t>("window_size") < 0) return out;
+  for (int64_t w = 0; w < ctx.seq_len; ++w) {
+    out.push_back(c);
+    out.back().set("window_size", config::Value(w));
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_attention_layers(LayerRegistry& r) {
-  r.add({"attention", "attention", true, "causal softmax attention, 1 head, rotary", &build, &state, &mixing_flops});
-  r.add({"mh-attention", "attention", true, "causal softmax attention, 16 heads of 8, rotary", &build, &state, &mixing_flops});
-  r.add({"sliding-attention", "attention", true, "sliding-window attention (32 + self), 1 head, rotary", &build, &state, &mixing_flops});
-  r.add({"mh-sliding-attention", "attention", true, "sliding-window attention (32 + self), 16 heads, rotary", &build, &state, &mixing_flops});
+  r.add({"attention", "attention", true, "causal softmax attention, 1 head, rotary", &build, &state, &mixing_flops, &size_options});
+  r.add({"mh-attention", "attention", true, "causal softmax attention, 16 heads of 8, rotary", &build, &state, &mixing_flops, &size_options});
+  r.add({"sliding-attention", "attention", true, "sliding-window attention (32 + self), 1 head, rotary", &build, &state, &mixing_flops, &size_options});
+  r.add({"mh-sliding-attention", "attention", true, "sliding-window attention (32 + self), 16 heads, rotary", &build, &state, &mixing_flops, &size_options});
 }
 
 }  // namespace mad::models

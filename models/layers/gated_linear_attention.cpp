@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/registry.h"
+#include "models/size_options.h"
 
 namespace mad::models {
 namespace {
@@ -113,13 +114,38 @@ StateSize state(const config::Value& c, const BuildContext&) {
   return {s.heads * s.head_k * s.head_v, true};
 }
 
+// Per token and head, the chunkwise form computes what the recurrence does: decay S (Dk Dv), add k v^T
+// (2 Dk Dv), read q^T S (2 Dk Dv); then the decay's exp and log-sigmoid (about 10 per key channel), the
+// per-head RMSNorm (about 4 per value channel) and the swish gate (about 6 per value channel).
+double mixing_flops(const config::Value& c, const BuildContext&) {
+  const GlaShape s = gla_shape(c);
+  const double H = static_cast<double>(s.heads), dk = static_cast<double>(s.head_k), dv = static_cast<double>(s.head_v);
+  return H * (5.0 * dk * dv + 10.0 * dk + 10.0 * dv);
+}
+
+// Heads, and key and value widths (expand_k, expand_v): the state heads * Dk * Dv = D^2 expand_k expand_v / heads.
+std::vector<config::Value> size_options(const config::Value& c, const BuildContext& ctx) {
+  std::vector<config::Value> out;
+  for (double ek : {0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0})
+    for (double ev : {0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0})
+      for (int64_t h : divisors(ctx.dim, ctx.dim)) {
+        out.push_back(c);
+        out.back().set("expand_k", factor_value(ek));
+        out.back().set("expand_v", factor_value(ev));
+        out.back().set("num_heads", config::Value(h));
+      }
+  return out;
+}
+
 }  // namespace
 
 void register_gated_linear_attention_layers(LayerRegistry& r) {
   r.add({"gated-linear-attention", "gated-linear-attention", true,
-         "gated linear attention (per-key-channel decay), 1 head, RMSNorm * swish gate", &build, &state});
+         "gated linear attention (per-key-channel decay), 1 head, RMSNorm * swish gate", &build, &state,
+         &mixing_flops, &size_options});
   r.add({"mh-gated-linear-attention", "gated-linear-attention", true,
-         "gated linear attention, 8 heads of 16, RMSNorm * swish gate", &build, &state});
+         "gated linear attention, 8 heads of 16, RMSNorm * swish gate", &build, &state, &mixing_flops,
+         &size_options});
 }
 
 }  // namespace mad::models

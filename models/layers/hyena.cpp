@@ -34,6 +34,7 @@
 
 #include "models/layers/router.h"
 #include "models/registry.h"
+#include "models/size_options.h"
 
 namespace mad::models {
 namespace {
@@ -291,6 +292,63 @@ StateSize experts_state(const config::Value& c, const BuildContext&) {
   return {s.dim * s.filter_order, true};
 }
 
+// ---- FLOPs and size options ---------------------------------------------------------------------------
+
+// One causal long convolution channel by FFT at length T: transforms of the signal and of the filter and
+// the inverse, each about 5 n log2 n at the padded length n = 2T, and the complex product (6 n): per token,
+// 30 log2(2T) + 12.
+double fft_conv_flops_per_channel(int64_t T) {
+  return 30.0 * std::log2(2.0 * static_cast<double>(T)) + 12.0;
+}
+
+// The convolved channels (the heads' Dh x Dh products) by FFT, plus the gating products around it
+// (v x1, the skip term, x0 and, with wide heads, the sum over d1: about 4 per convolved channel).
+double hyena_mixing_flops(const config::Value& c, const BuildContext& ctx) {
+  const HyenaShape s = hyena_shape(c);
+  const double channels = static_cast<double>(s.heads * s.head_dim * s.head_dim);
+  return channels * (fft_conv_flops_per_channel(ctx.seq_len) + 4.0);
+}
+
+// D convolved channels, the gating products, and the expert mix (2 per channel) and router softmax.
+double experts_mixing_flops(const config::Value& c, const BuildContext& ctx) {
+  const ExpertsShape s = experts_shape(c);
+  return static_cast<double>(s.dim) * (fft_conv_flops_per_channel(ctx.seq_len) + 6.0) + 5.0 * static_cast<double>(s.experts);
+}
+
+// The state is convolved channels * filter_order: filter order 1..32, head width (num_heads in the
+// reference layout, heads otherwise) among the divisors of the inner width up to 32, inner_factor 1, 2, 4.
+std::vector<config::Value> hyena_options(const config::Value& c, const BuildContext& ctx) {
+  std::vector<config::Value> out;
+  const bool reference_layout = c.get<std::string>("head_layout") == "reference";
+  for (int64_t factor : {1, 2, 4}) {
+    const int64_t inner = ctx.dim * factor;
+    for (int64_t width : divisors(inner, 32))
+      for (int64_t order = 1; order <= 32; ++order) {
+        out.push_back(c);
+        out.back().set("inner_factor", config::Value(factor));
+        out.back().set("num_heads", config::Value(reference_layout ? width : inner / width));
+        out.back().set("filter_order", config::Value(order));
+      }
+  }
+  return out;
+}
+
+// The state is dim * filter_order: filter order 1..64; experts among the divisors of dim up to 32 (with
+// dim_inner = dim / experts and at most as many active experts as before).
+std::vector<config::Value> experts_options(const config::Value& c, const BuildContext& ctx) {
+  std::vector<config::Value> out;
+  const int64_t active = c.get<int64_t>("active_experts");
+  for (int64_t experts : divisors(ctx.dim, 32))
+    for (int64_t order = 1; order <= 64; ++order) {
+      out.push_back(c);
+      out.back().set("num_experts", config::Value(experts));
+      out.back().set("dim_inner", config::Value(ctx.dim / experts));
+      out.back().set("active_experts", config::Value(std::min(active, experts)));
+      out.back().set("filter_order", config::Value(order));
+    }
+  return out;
+}
+
 template <typename L>
 std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {
   return std::make_unique<L>(c, s, ctx);
@@ -300,11 +358,11 @@ std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const 
 
 void register_hyena_layers(LayerRegistry& r) {
   r.add({"hyena", "hyena", true, "Hyena, order 2, 512 channels, implicit long filters (FFT convolution)",
-         &build<Hyena>, &hyena_state});
+         &build<Hyena>, &hyena_state, &hyena_mixing_flops, &hyena_options});
   r.add({"mh-hyena", "hyena", true, "multi-head Hyena as the reference realises it: 8 heads of 16 channels",
-         &build<Hyena>, &hyena_state});
+         &build<Hyena>, &hyena_state, &hyena_mixing_flops, &hyena_options});
   r.add({"hyena-experts", "hyena", true, "Hyena with 8 experts of 16 channels, top-2 router (zeroed logits)",
-         &build<HyenaExperts>, &experts_state});
+         &build<HyenaExperts>, &experts_state, &experts_mixing_flops, &experts_options});
 }
 
 }  // namespace mad::models

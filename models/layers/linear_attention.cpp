@@ -10,6 +10,7 @@
 // chunkwise by the causal_linear_attention op, O(T)) and `quadratic` (the reference default: the masked
 // [T, T] product, O(T^2), kept as the test oracle).
 #include "models/registry.h"
+#include "models/size_options.h"
 
 namespace mad::models {
 namespace {
@@ -130,13 +131,40 @@ StateSize state(const config::Value& c, const BuildContext&) {
   return {s.heads * s.head_k * s.head_v, true};
 }
 
+// Per token, in the running-sum form: S += phi(k) v^T and z += phi(k) (2 Dk Dv + Dk per head), the
+// numerator phi(q)^T S (2 Dk Dv) and the normaliser phi(q) . z (2 Dk), then the division (Dv). The quadratic
+// form instead spends 2 (Dk + Dv) per head on each of the (T + 1) / 2 earlier keys on average.
+double mixing_flops(const config::Value& c, const BuildContext& ctx) {
+  const LinearAttentionShape s = linear_attention_shape(c);
+  const double H = static_cast<double>(s.heads), dk = static_cast<double>(s.head_k), dv = static_cast<double>(s.head_v);
+  if (c.get<std::string>("parallel_implementation") == "quadratic")
+    return H * 2.0 * (dk + dv) * static_cast<double>(ctx.seq_len + 1) / 2.0 + H * (3.0 * dk + dv);
+  return H * (4.0 * dk * dv + 3.0 * dk + dv);
+}
+
+// Heads, and key and value widths (expand_k, expand_v): the state heads * Dk * Dv = D^2 expand_k expand_v / heads.
+std::vector<config::Value> size_options(const config::Value& c, const BuildContext& ctx) {
+  std::vector<config::Value> out;
+  for (double ek : {0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0})
+    for (double ev : {0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0})
+      for (int64_t h : divisors(ctx.dim, ctx.dim)) {
+        out.push_back(c);
+        out.back().set("expand_k", factor_value(ek));
+        out.back().set("expand_v", factor_value(ev));
+        out.back().set("num_heads", config::Value(h));
+      }
+  return out;
+}
+
 }  // namespace
 
 void register_linear_attention_layers(LayerRegistry& r) {
   r.add({"linear-attention", "linear-attention", true,
-         "causal linear attention, 1 head, Hadamard feature map (W1 x + b1) * (W2 x + b2)", &build, &state});
+         "causal linear attention, 1 head, Hadamard feature map (W1 x + b1) * (W2 x + b2)", &build, &state,
+         &mixing_flops, &size_options});
   r.add({"mh-linear-attention", "linear-attention", true,
-         "causal linear attention, 16 heads of 8, Hadamard feature map", &build, &state});
+         "causal linear attention, 16 heads of 8, Hadamard feature map", &build, &state, &mixing_flops,
+         &size_options});
 }
 
 }  // namespace mad::models

@@ -1,5 +1,8 @@
 // Channel mixers: mlp and swiglu (the reference's Mlp and SwiGLU). No state between tokens.
+#include <algorithm>
+
 #include "models/registry.h"
+#include "models/size_options.h"
 
 namespace mad::models {
 namespace {
@@ -48,11 +51,42 @@ std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const 
 }
 StateSize no_state(const config::Value&, const BuildContext&) { return {0, true}; }
 
+// Hidden widths for iso-parameter matching: multiples of dim/32 up to 16 * dim (4 at D = 128, so a step
+// changes the parameters by about 1% of a MAD model's).
+std::vector<int64_t> hidden_widths(int64_t dim, int64_t at_least) {
+  const int64_t step = std::max<int64_t>(1, dim / 32);
+  std::vector<int64_t> out;
+  for (int64_t w = (at_least + step - 1) / step * step; w <= 16 * dim; w += step) out.push_back(std::max(w, step));
+  return out;
+}
+
+std::vector<config::Value> mlp_options(const config::Value& c, const BuildContext& ctx) {
+  std::vector<config::Value> out;
+  for (int64_t w : hidden_widths(ctx.dim, 1)) {
+    out.push_back(c);
+    out.back().set("dim_inner", config::Value(w));
+  }
+  return out;
+}
+
+// swiglu's only width knob is the reference's multiple_of: inner = multiple_of * ceil(int(8 dim / 3) /
+// multiple_of), so multiple_of = w gives exactly w for any w >= int(8 dim / 3). It cannot narrow below that.
+std::vector<config::Value> swiglu_options(const config::Value& c, const BuildContext& ctx) {
+  std::vector<config::Value> out;
+  for (int64_t w : hidden_widths(ctx.dim, 2 * ctx.dim * 4 / 3)) {
+    out.push_back(c);
+    out.back().set("multiple_of", config::Value(w));
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_mlp_layers(LayerRegistry& r) {
-  r.add({"mlp", "mlp", false, "two-layer perceptron with tanh-GELU: W2 gelu(W1 x)", &build<Mlp>, &no_state});
-  r.add({"swiglu", "mlp", false, "SwiGLU: W3 (silu(W1 x) * W2 x)", &build<SwiGlu>, &no_state});
+  r.add({"mlp", "mlp", false, "two-layer perceptron with tanh-GELU: W2 gelu(W1 x)", &build<Mlp>, &no_state, nullptr,
+         &mlp_options});
+  r.add({"swiglu", "mlp", false, "SwiGLU: W3 (silu(W1 x) * W2 x)", &build<SwiGlu>, &no_state,
+         nullptr, &swiglu_options});
 }
 
 }  // namespace mad::models

@@ -13,10 +13,12 @@
 // fgate_preact, multihead_norm, out_proj). Initialisation follows the 7B training code (A.5): q, k, v
 // small(D) = N(0, 2/(5D)); output gate and gate weights zero; b_i = -10; b_f = linspace(3, 6) over heads; the
 // norm scale one. W_out keeps the backbone's Linear default (the 7B's wang init is tied to its 32 blocks).
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops_xlstm.h"
 #include "models/layers/xlstm.h"
+#include "models/size_options.h"
 
 namespace mad::models {
 namespace {
@@ -118,14 +120,47 @@ StateSize state(const config::Value& c, const BuildContext&) {
   return {s.heads * (s.dk() * s.dv() + s.dk() + 1), true};
 }
 
+// Per token and head, as the recurrent form computes it (the chunkwise and parallel forms compute the same
+// cell): C = f C + i k v^T (3 Dk Dv), n = f n + i k (3 Dk), h = C^T q (2 Dk Dv), n . q and the normaliser
+// (2 Dk + 3), the gates' exp and max (about 10); then the head norm and output gate (about 8 per value channel)
+// when present.
+double mixing_flops(const config::Value& c, const BuildContext&) {
+  const MlstmShape s = mlstm_shape(c);
+  const double H = static_cast<double>(s.heads), dk = static_cast<double>(s.dk()), dv = static_cast<double>(s.dv());
+  const double extras = (c.get<bool>("head_norm") ? 5.0 : 0.0) + (c.get<bool>("output_gate") ? 3.0 : 0.0);
+  return H * (5.0 * dk * dv + 5.0 * dk + 13.0) + extras * static_cast<double>(s.v_dim);
+}
+
+// The state is H (Dk Dv + Dk + 1): heads among the divisors of dim up to 32, the per-head key width Dk from
+// 1 to 64 (qk_dim = H Dk, finely, since the +Dk+1 terms make round totals need odd widths: 8 heads of Dk 15,
+// Dv 16 give exactly 2048), and the value width v_dim as is, halved or doubled.
+std::vector<config::Value> size_options(const config::Value& c, const BuildContext& ctx) {
+  const MlstmShape shape = mlstm_shape(c);
+  std::vector<config::Value> out;
+  for (int64_t heads : divisors(ctx.dim, 32))
+    for (int64_t v_dim : {shape.v_dim, shape.v_dim / 2, 2 * shape.v_dim}) {
+      const double v_factor = exact_factor(v_dim, ctx.dim);
+      if (v_dim < heads || v_dim % heads != 0 || v_factor == 0) continue;
+      for (int64_t dk = 1; dk <= std::min<int64_t>(64, 2 * ctx.dim / heads); ++dk) {
+        const double qk_factor = exact_factor(heads * dk, ctx.dim);
+        if (qk_factor == 0) continue;
+        out.push_back(c);
+        out.back().set("n_heads", config::Value(heads));
+        out.back().set("qk_dim_factor", factor_value(qk_factor));
+        out.back().set("v_dim_factor", factor_value(v_factor));
+      }
+    }
+  return out;
+}
+
 }  // namespace
 
 void register_mlstm_layers(LayerRegistry& r) {
   r.add({"mlstm", "xlstm", true, "mLSTM cell between q/k/v/gate projections, 8 heads of 16x16, chunkwise", &build,
-         &state});
+         &state, &mixing_flops, &size_options});
   r.add({"mlstm-block", "xlstm", true,
          "xLSTM-7B mLSTM layer: soft-capped gates, per-head LayerNorm, output gate, 4 heads (dk 16, dv 32)", &build,
-         &state});
+         &state, &mixing_flops, &size_options});
 }
 
 void register_xlstm_layers(LayerRegistry& r) {

@@ -11,10 +11,12 @@
 // Initialisation (B.4): projections small(D) = N(0, 2/(5D)), R zero, biases of i, z, o zero, the norm scale one.
 // Forget-gate biases: linspace(3, 6) over the D units (xLSTM's `small_init` alternative; its default
 // "powerlaw_blockdependent" per-unit curve needs an initialiser the engine does not have).
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops_xlstm.h"
 #include "models/layers/xlstm.h"
+#include "models/size_options.h"
 
 namespace mad::models {
 namespace {
@@ -89,11 +91,31 @@ StateSize state(const config::Value& c, const BuildContext&) {
   return {4 * s.dim + std::max<int64_t>(s.conv - 1, 0) * s.dim, true};
 }
 
+// The recurrent matrix product R h is a weight product (counted with the parameters); beyond it, per unit
+// and token: the four gates' nonlinearities and the stabilised exponentials, the c, n, m, h updates (about 20),
+// and the head LayerNorm (about 5).
+double mixing_flops(const config::Value& c, const BuildContext&) {
+  return 25.0 * static_cast<double>(slstm_shape(c).dim);
+}
+
+// The state is dim (4 + max(conv - 1, 0)): a multiple of dim, set by the convolution width (0 to 32); the
+// heads (divisors of dim) change only the parameters (block-diagonal gates and recurrence, 6 D^2 / H).
+std::vector<config::Value> size_options(const config::Value& c, const BuildContext& ctx) {
+  std::vector<config::Value> out;
+  for (int64_t heads : divisors(ctx.dim, ctx.dim))
+    for (int64_t conv = 0; conv <= 32; ++conv) {
+      out.push_back(c);
+      out.back().set("n_heads", config::Value(heads));
+      out.back().set("conv1d_kernel_size", config::Value(conv));
+    }
+  return out;
+}
+
 }  // namespace
 
 void register_slstm_layers(LayerRegistry& r) {
   r.add({"slstm", "xlstm", true, "sLSTM layer: causal conv, block-diagonal gates and recurrence, 4 heads", &build,
-         &state});
+         &state, &mixing_flops, &size_options});
 }
 
 }  // namespace mad::models

@@ -1,0 +1,168 @@
+// models/normalize.h: iso-state / iso-parameter normalisation. Every registered fixed-state sequence mixer
+// (iterated from the registry, so layers added later are covered) must offer size_options and normalise
+// [mixer, swiglu, mixer, swiglu] to a total state of 4096, confirmed by describing the normalised model.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "config/yaml.h"
+#include "core/error.h"
+#include "models/describe.h"
+#include "models/normalize.h"
+
+namespace mad::models {
+namespace {
+
+constexpr int64_t kSeqLen = 128, kVocab = 16;
+const NormalizeShape kShape{BackboneKind::language_model, kVocab, kSeqLen};
+
+ArchDescription describe_spec(const ArchSpec& spec) {
+  return describe(Model(spec, BackboneKind::language_model, kVocab, kSeqLen));
+}
+
+// Families whose knobs cannot reach 4096 in [mixer, swiglu, mixer, swiglu], with the closest total they reach
+// (docs/normalize.md lists them). Empty today: every built-in family reaches it.
+const std::map<std::string, int64_t> kClosestTo4096 = {};
+
+bool is_fixed_state_mixer(const LayerEntry& entry) {
+  if (!entry.sequence_mixer) return false;
+  BuildContext ctx;
+  ctx.seq_len = kSeqLen;
+  return entry.state(builtin_layers().resolve(entry.name, config::Value(), 128), ctx).fixed;
+}
+
+TEST(Normalize, EveryFixedStateMixerReaches4096) {
+  int mixers = 0;
+  for (const std::string& name : builtin_layers().names()) {
+    const LayerEntry& entry = builtin_layers().find(name);
+    if (!is_fixed_state_mixer(entry)) continue;
+    ++mixers;
+    SCOPED_TRACE(name);
+    ASSERT_NE(entry.size_options, nullptr)
+        << "layer '" << name << "' is a fixed-state sequence mixer without size_options: implement "
+        << "LayerEntry::size_options (models/registry.h) so that `mad normalize` can resize it";
+    const std::vector<std::string> names = {name, "swiglu", name, "swiglu"};
+    const ArchSpec spec = arch_from_names(names, 128);
+    const NormalizeResult r = normalize(spec, kShape, {4096});
+    const auto closest = kClosestTo4096.find(name);
+    const int64_t expected = closest == kClosestTo4096.end() ? 4096 : closest->second;
+    EXPECT_EQ(r.state, expected);
+    EXPECT_EQ(r.state_exact, expected == 4096);
+    // describe of the normalised model agrees, and the printed YAML loads back to the same spec.
+    const ArchDescription d = describe_spec(r.spec);
+    EXPECT_EQ(d.total_state, expected);
+    EXPECT_TRUE(d.fixed_state);
+    EXPECT_EQ(d.params, r.params);
+    const ArchSpec reloaded = arch_from_config(config::load_string(to_yaml(r.spec)));
+    EXPECT_EQ(arch_hash(reloaded), arch_hash(r.spec)) << to_yaml(r.spec);
+  }
+  EXPECT_GE(mixers, 10);  // linear attention x2, GLA x2, hyena x3, mLSTM x2, sLSTM, sliding attention x2
+}
+
+// The MAD convention (issue 8): at the reference defaults, two of these layers total 4096 (four mamba layers).
+TEST(Normalize, ReferenceDefaultsTotal4096) {
+  for (const char* name : {"mh-gated-linear-attention", "hyena", "hyena-experts", "mh-hyena", "rwkv5", "rwkv6"}) {
+    if (!builtin_layers().contains(name)) {
+      continue;
+    }
+    SCOPED_TRACE(name);
+    EXPECT_EQ(describe_spec(arch_from_names(std::vector<std::string>{name, "swiglu", name, "swiglu"}, 128)).total_state,
+              name == std::string("mh-hyena") ? 8192 : 4096);
+  }
+  if (builtin_layers().contains("mamba"))
+    EXPECT_EQ(describe_spec(arch_from_names(std::vector<std::string>(4, "mamba"), 128)).total_state, 4096);
+}
+
+TEST(Normalize, AtTargetAlreadyLeavesTheSpecUnchanged) {
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{"mh-gated-linear-attention", "swiglu",
+                                                                 "mh-gated-linear-attention", "swiglu"}, 128);
+  const NormalizeResult r = normalize(spec, kShape, {4096});
+  EXPECT_EQ(arch_hash(r.spec), arch_hash(spec));
+  EXPECT_EQ(r.params, r.params_before);
+}
+
+TEST(Normalize, MlstmHybridTo4096WithIdenticalChoices) {
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{"mlstm", "swiglu", "mlstm", "swiglu"}, 128);
+  EXPECT_EQ(describe_spec(spec).total_state, 2 * 2184);
+  const NormalizeResult r = normalize(spec, kShape, {4096});
+  EXPECT_EQ(describe_spec(r.spec).total_state, 4096);
+  EXPECT_TRUE(r.identical_choices);
+  EXPECT_EQ(r.spec.layers[0].config, r.spec.layers[2].config);
+  // 8 heads of Dk 15, Dv 16: 8 * (15 * 16 + 15 + 1) = 2048, the least change from 8 heads of 16 x 16.
+  EXPECT_EQ(r.spec.layers[0].config.get<int64_t>("n_heads"), 8);
+  EXPECT_EQ(r.spec.layers[1].config, spec.layers[1].config);  // swiglu untouched without a parameter target
+
+  // A mixed xLSTM / GLA hybrid as well.
+  const ArchSpec mixed = arch_from_names(
+      std::vector<std::string>{"mlstm-block", "swiglu", "slstm", "swiglu", "mh-gated-linear-attention", "swiglu"}, 128);
+  EXPECT_EQ(describe_spec(normalize(mixed, kShape, {4096}).spec).total_state, 4096);
+}
+
+TEST(Normalize, ParameterTargetWithinTwoPercent) {
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{"mh-gated-linear-attention", "swiglu",
+                                                                 "mh-gated-linear-attention", "swiglu"}, 128);
+  const int64_t before = describe_spec(spec).params;
+  for (double scale : {0.8, 1.3, 2.0}) {
+    SCOPED_TRACE(scale);
+    const auto target = static_cast<int64_t>(scale * static_cast<double>(before));
+    const NormalizeResult r = normalize(spec, kShape, {4096, target});
+    const ArchDescription d = describe_spec(r.spec);
+    EXPECT_EQ(d.total_state, 4096);
+    EXPECT_LE(std::abs(static_cast<double>(d.params - target)), 0.02 * static_cast<double>(target))
+        << normalize_report(r, {4096, target});
+    EXPECT_TRUE(r.params_within_tolerance);
+  }
+}
+
+TEST(Normalize, GrowingAttentionIsLeftAsIsAndNotCounted) {
+  const ArchSpec spec = arch_from_names(
+      std::vector<std::string>{"mh-attention", "swiglu", "mh-gated-linear-attention", "swiglu"}, 128);
+  const NormalizeResult r = normalize(spec, kShape, {1024});
+  EXPECT_EQ(r.state, 1024);
+  EXPECT_EQ(r.growing_state, 2 * kSeqLen * 128);
+  EXPECT_TRUE(r.layers[0].growing);
+  EXPECT_EQ(r.spec.layers[0].config, spec.layers[0].config);
+  EXPECT_EQ(r.layers[2].state_after, 1024);
+}
+
+TEST(Normalize, UnreachableTotalGivesTheClosestAndSaysSo) {
+  // sLSTM's state is a multiple of dim (128): 4100 is not reachable; 4096 is the closest.
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{"slstm", "swiglu", "slstm", "swiglu"}, 128);
+  const NormalizeResult r = normalize(spec, kShape, {4100});
+  EXPECT_FALSE(r.state_exact);
+  EXPECT_EQ(r.state, 4096);
+  EXPECT_NE(normalize_report(r, {4100}).find("NOT reachable"), std::string::npos);
+}
+
+TEST(Normalize, BadInputIsAnError) {
+  const ArchSpec transformer = arch_from_names(std::vector<std::string>{"mh-attention", "swiglu"}, 128);
+  try {
+    normalize(transformer, kShape, {4096});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no fixed-state sequence mixer"), std::string::npos) << e.what();
+  }
+  const ArchSpec gla = arch_from_names(std::vector<std::string>{"mh-gated-linear-attention"}, 128);
+  EXPECT_THROW(normalize(gla, kShape, {0}), Error);
+  EXPECT_THROW(normalize(gla, kShape, {4096, -1}), Error);
+}
+
+// Hand counts of the sequence-mixing FLOPs per token at D = 128, L = 128 (models/describe.h).
+TEST(Normalize, MixingFlopsOfTheFixedStateMixers) {
+  const auto mixing = [](const char* name) {
+    BuildContext ctx;
+    ctx.seq_len = kSeqLen;
+    return builtin_layers().find(name).mixing_flops(builtin_layers().resolve(name, config::Value(), 128), ctx);
+  };
+  EXPECT_DOUBLE_EQ(mixing("mh-gated-linear-attention"), 8 * (5.0 * 16 * 16 + 10 * 16 + 10 * 16));
+  EXPECT_DOUBLE_EQ(mixing("mh-linear-attention"), 16 * (4.0 * 8 * 8 + 3 * 8 + 8));
+  EXPECT_DOUBLE_EQ(mixing("hyena"), 512 * (30.0 * 8 + 12 + 4));          // log2(256) = 8
+  EXPECT_DOUBLE_EQ(mixing("mh-hyena"), 8 * 16 * 16 * (30.0 * 8 + 12 + 4));
+  EXPECT_DOUBLE_EQ(mixing("hyena-experts"), 128 * (30.0 * 8 + 12 + 6) + 5 * 8);
+  EXPECT_DOUBLE_EQ(mixing("mlstm"), 8 * (5.0 * 16 * 16 + 5 * 16 + 13));
+  EXPECT_DOUBLE_EQ(mixing("slstm"), 25.0 * 128);
+}
+
+}  // namespace
+}  // namespace mad::models
