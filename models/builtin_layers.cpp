@@ -10,6 +10,8 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_linear_attention_layers(registry);  // linear-attention, mh-linear-attention
   register_gated_linear_attention_layers(registry);  // gated-linear-attention, mh-gated-linear-attention
   register_hyena_layers(registry);  // hyena, mh-hyena, hyena-experts
+  register_graph_layers(registry);  // parallel, sequential, brick (models/graph.h)
+  register_mlstm_preup_layers(registry);  // mlstm-preup-block
 }
 
 }  // namespace mad::models

@@ -74,5 +74,7 @@ void register_xlstm_layers(LayerRegistry& registry);
 void register_linear_attention_layers(LayerRegistry& registry);
 void register_gated_linear_attention_layers(LayerRegistry& registry);
 void register_hyena_layers(LayerRegistry& registry);
+void register_graph_layers(LayerRegistry& registry);  // models/graph.cpp
+void register_mlstm_preup_layers(LayerRegistry& registry);  // models/layers/mlstm_preup.cpp
 
 }  // namespace mad::models

@@ -21,6 +21,7 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("gate_low_rank_dim")) o.set("gate_low_rank_dim", config::Value(4));
   // The mLSTM backward holds the stabiliser constant, which is exact for cell_eps = 0 (layers.md A.4).
   if (d.contains("cell_eps")) o.set("cell_eps", config::Value(0.0));
+  if (d.contains("inner_multiple_of")) o.set("inner_multiple_of", config::Value(8));  // mlstm-preup-block: inner 32
   return o;
 }
 
