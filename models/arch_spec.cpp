@@ -68,6 +68,13 @@ std::vector<config::Value> expand_layer_types(const config::Value& c, const Laye
   std::vector<config::Value> entries;
   for (const config::Value& t : types.as_list()) {
     const std::string name = t.as_string();
+    if (name != "full_attention" && !registry.contains(name)) {  // a brick's name (or an error, reported there)
+      MAD_CHECK(!overrides.contains(name), "{}: layer_type_overrides apply to layers; '{}' is not one (a brick's "
+                "settings go in its definition)", overrides.at(name).where(), name);
+      entries.push_back(t);
+      entries.push_back(ff);
+      continue;
+    }
     config::Value entry = config::Value::map();
     if (name == "full_attention") {
       entry.set("type", config::Value("mh-attention"));

@@ -166,6 +166,10 @@ TEST(Graph, LayerTypesShorthand) {
   const ArchSpec f = spec_from("layer_types: [mlstm]\nfeed_forward: {type: mlp, dim_inner: 256}");
   EXPECT_EQ(f.layers[1].type, "mlp");
   EXPECT_EQ(f.layers[1].config.get<int64_t>("dim_inner"), 256);
+  // A brick's name works in layer_types too.
+  const ArchSpec b = spec_from("bricks: {op: {type: parallel, branches: [mlstm, mh-attention]}}\nlayer_types: [op, op]");
+  EXPECT_EQ(b.layers.size(), 4u);
+  EXPECT_EQ(arch_summary(b), "*op swiglu *op swiglu");
   // Each operator and each feed-forward gets its own pre-norm: the backbone's, one per entry.
   Model m(s, BackboneKind::language_model, 16, 8);
   EXPECT_GE(m.params().find("model.5.norm.weight"), 0);
@@ -214,6 +218,15 @@ TEST(Graph, BadInputsAreOneLineErrorsWithFileAndLine) {
     ADD_FAILURE();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("n_heads"), std::string::npos) << e.what();
+  }
+  // Per-layer kernel settings reach layers inside groups.
+  try {
+    Model m(spec_from("layers:\n  - {type: sequential, layers: [mlp, {type: mlstm, kernel: fast}]}"),
+            BackboneKind::language_model, 16, 8);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("spec.yml:2:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown mLSTM kernel 'fast'"), std::string::npos) << e.what();
   }
 }
 
