@@ -68,7 +68,9 @@ std::vector<config::Value> expand_layer_types(const config::Value& c, const Laye
   std::vector<config::Value> entries;
   for (const config::Value& t : types.as_list()) {
     const std::string name = t.as_string();
-    if (name != "full_attention" && !registry.contains(name)) {  // a brick's name (or an error, reported there)
+    const config::Value* own = overrides.find(name);
+    const bool retyped = own && own->is_map() && own->contains("type");  // e.g. conv: {type: mh-sliding-attention}
+    if (name != "full_attention" && !registry.contains(name) && !retyped) {  // a brick's name (or an error, reported there)
       MAD_CHECK(!overrides.contains(name), "{}: layer_type_overrides apply to layers; '{}' is not one (a brick's "
                 "settings go in its definition)", overrides.at(name).where(), name);
       entries.push_back(t);
@@ -83,8 +85,8 @@ std::vector<config::Value> expand_layer_types(const config::Value& c, const Laye
     } else {
       entry.set("type", config::Value(name));
     }
-    if (const config::Value* o = overrides.find(name))
-      for (const auto& [key, value] : o->as_map()) entry.set(key, value);
+    if (own)
+      for (const auto& [key, value] : own->as_map()) entry.set(key, value);
     entry.set_location(t.location());
     entries.push_back(entry);
     entries.push_back(ff);

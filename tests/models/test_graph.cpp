@@ -166,6 +166,9 @@ TEST(Graph, LayerTypesShorthand) {
   const ArchSpec f = spec_from("layer_types: [mlstm]\nfeed_forward: {type: mlp, dim_inner: 256}");
   EXPECT_EQ(f.layers[1].type, "mlp");
   EXPECT_EQ(f.layers[1].config.get<int64_t>("dim_inner"), 256);
+  // An override may change the type, even of a name that is not a layer (LFM2's `conv` on a branch without it).
+  const ArchSpec r = spec_from("layer_types: [conv, full_attention]\nlayer_type_overrides: {conv: {type: mh-sliding-attention}}");
+  EXPECT_EQ(r.layers[0].type, "mh-sliding-attention");
   // A brick's name works in layer_types too.
   const ArchSpec b = spec_from("bricks: {op: {type: parallel, branches: [mlstm, mh-attention]}}\nlayer_types: [op, op]");
   EXPECT_EQ(b.layers.size(), 4u);
