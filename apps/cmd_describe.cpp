@@ -65,6 +65,15 @@ void run_describe(const DescribeOptions& o) {
       layers.push_back(v);
     }
     out.set("layers", layers);
+    config::Value bricks = config::Value::list();
+    for (const models::BrickDescription& b : d.bricks) {
+      config::Value v = config::Value::map();
+      v.set("name", b.name);
+      v.set("params", config::Value(b.params));
+      v.set("uses", b.uses);
+      bricks.push_back(v);
+    }
+    out.set("shared_bricks", bricks);
     out.set("total_params", config::Value(d.params));
     out.set("total_state", config::Value(d.total_state));
     out.set("fixed_state", d.fixed_state);
@@ -83,6 +92,8 @@ void run_describe(const DescribeOptions& o) {
     const models::LayerDescription& l = d.layers[i];
     fmt::print("{:>3}  {:<24} {:>10} {:>16} {:>16.3f}\n", i, l.type, l.params, state_text(l.state), l.flops_per_token / 1e6);
   }
+  for (const models::BrickDescription& b : d.bricks)
+    fmt::print("     shared brick {:<11} {:>10}  (counted once; used {}x, state and FLOPs per use)\n", b.name, b.params, b.uses);
   fmt::print("\nparameters without embeddings: {}\n", d.params);
   fmt::print("total state: {} floats per sequence{}\n", d.total_state,
              d.fixed_state ? " (fixed)" : fmt::format(" at L={}; NOT fixed-state: attention's KV cache grows with L", d.seq_len));

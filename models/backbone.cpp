@@ -29,9 +29,10 @@ Model::Model(const ArchSpec& spec, BackboneKind kind, int64_t vocab_size, int64_
   MAD_CHECK(kind == BackboneKind::language_model || spec.dim % 2 == 0,
             "model: the autoencoder's sin/cos positions need an even width, got dim {}", spec.dim);
   const bool ae = kind == BackboneKind::autoencoder;
-  ctx_ = {spec.dim, seq_len, ae ? LinearInit::normal_002 : LinearInit::pytorch_default};
-  const int64_t D = spec.dim;
   ParamScope root(params_);
+  bricks_ = std::make_unique<BrickTable>(BrickTable{root.sub("bricks"), {}});
+  ctx_ = {spec.dim, seq_len, ae ? LinearInit::normal_002 : LinearInit::pytorch_default, &registry, bricks_.get()};
+  const int64_t D = spec.dim;
   embedding_ = root.sub("token_embeds").param("weight", {vocab_size, D}, Init::normal(0, 0.02));
   const ParamScope blocks = root.sub(ae ? "encoder" : "model");
   for (size_t i = 0; i < spec.layers.size(); ++i) {
@@ -81,6 +82,14 @@ int64_t Model::layer_params(size_t i) const {
   int64_t n = 0;
   for (const auto& e : params_.entries())
     if (e.name.rfind(layer_prefixes_.at(i), 0) == 0) n += e.shape.numel();
+  return n;
+}
+
+int64_t Model::brick_params(const std::string& name) const {
+  const std::string prefix = bricks_->scope.prefix() + "." + name + ".";
+  int64_t n = 0;
+  for (const auto& e : params_.entries())
+    if (e.name.rfind(prefix, 0) == 0) n += e.shape.numel();
   return n;
 }
 

@@ -9,6 +9,8 @@
 //   including the layers', is N(0, 0.02), biases 0 (the reference's `_init_weights`).
 // Parameter names follow the reference's PyTorch state_dict (token_embeds.weight, model.0.norm.weight,
 // model.0.layer.Wqkv.weight, ..., unembed.lm_head.bias), so weights can be compared one to one.
+// A layer entry may be a group (models/graph.h): it is wrapped like any other entry, x = x + group(norm(x)).
+// Shared bricks keep their parameters once, under bricks.<name>.* (declared where first used).
 #pragma once
 
 #include <memory>
@@ -16,6 +18,7 @@
 
 #include "core/module.h"
 #include "models/arch_spec.h"
+#include "models/graph.h"
 
 namespace mad::models {
 
@@ -44,8 +47,11 @@ class Model : public Module {
   int64_t vocab_size() const override { return vocab_; }
   int64_t seq_len() const { return seq_len_; }
 
-  // Parameters of layer entry i (without its norm), and all parameters except the token embedding.
+  // Parameters of layer entry i (without its norm and without the shared bricks it uses), and all
+  // parameters except the token embedding.
   int64_t layer_params(size_t i) const;
+  // Parameters of shared brick `name` (counted once however often it is used).
+  int64_t brick_params(const std::string& name) const;
   int64_t params_without_embeddings() const;
   // State floats per sequence of layer entry i at this model's sequence length.
   StateSize layer_state(size_t i) const;
@@ -64,6 +70,7 @@ class Model : public Module {
   const LayerRegistry& registry_;
   BuildContext ctx_;
   ParamStore params_;
+  std::unique_ptr<BrickTable> bricks_;  // the shared bricks, built by their first use
   Param embedding_;
   std::vector<Norm> norms_;
   std::vector<std::unique_ptr<Layer>> layers_;

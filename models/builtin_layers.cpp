@@ -16,6 +16,8 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_short_conv_layers(registry);  // conv (LFM2)
   register_cfc_layers(registry);         // cfc
   register_ltc_layers(registry);         // ltc
+  register_graph_layers(registry);  // parallel, sequential, brick (models/graph.h)
+  register_mlstm_preup_layers(registry);  // mlstm-preup-block
 }
 
 }  // namespace mad::models

@@ -6,6 +6,10 @@
 // norm weights are counted the same way, a small overestimate) plus the layer's sequence-mixing FLOPs
 // (LayerEntry::mixing_flops, e.g. attention's QK^T and AV at the model's sequence length). A training
 // step costs about 3x the forward (the backward computes two products per forward product).
+//
+// Groups (models/graph.h): a layer entry's state and mixing FLOPs are summed over its parts. A shared
+// brick's parameters are counted once (in `bricks`, not in the entries that use it), but every use
+// carries its own state and costs its FLOPs again.
 #pragma once
 
 #include <string>
@@ -16,14 +20,21 @@
 namespace mad::models {
 
 struct LayerDescription {
-  std::string type;
-  int64_t params = 0;     // the layer's own parameters (its pre-norm excluded)
+  std::string type;       // the layer name, or a group's summary, e.g. "parallel/add(mh-attention, *mix)"
+  int64_t params = 0;     // the layer's own parameters (its pre-norm and the shared bricks it uses excluded)
   StateSize state;        // floats per sequence carried between tokens
   double flops_per_token = 0;  // forward
 };
 
+struct BrickDescription {
+  std::string name;
+  int64_t params = 0;  // counted once
+  int uses = 0;        // runs per forward pass
+};
+
 struct ArchDescription {
   std::vector<LayerDescription> layers;
+  std::vector<BrickDescription> bricks;
   int64_t params = 0;          // every parameter except the token embedding (norms and head included)
   int64_t total_state = 0;     // summed over the layers
   bool fixed_state = true;     // false when some layer's state grows with the sequence

@@ -12,6 +12,9 @@
 
 namespace mad::models {
 
+class LayerRegistry;
+struct BrickTable;
+
 // How the backbone initialises plain Linear weights: the language model keeps PyTorch's default
 // U(+-1/sqrt(fan_in)) (and a layer's own special inits), the autoencoder re-initialises every Linear weight
 // to N(0, 0.02), as the reference's `_init_weights` does.
@@ -22,6 +25,10 @@ struct BuildContext {
   int64_t dim = 128;       // model width D
   int64_t seq_len = 128;   // the sequence length the model will see (for windows and filters)
   LinearInit linear_init = LinearInit::pytorch_default;
+  // For composite layers (models/graph.h): the registry their parts are built from (null: the built-in
+  // one) and the model's shared bricks (null: a brick use builds its own, unshared copy).
+  const LayerRegistry* registry = nullptr;
+  BrickTable* bricks = nullptr;
 
   // The initialiser for a Linear weight whose layer would use `preferred` (default: PyTorch's).
   Init linear_weight(Init preferred = Init::uniform_fan_in()) const {

@@ -80,5 +80,7 @@ void register_rwkv_layers(LayerRegistry& registry);
 void register_short_conv_layers(LayerRegistry& registry);
 void register_cfc_layers(LayerRegistry& registry);
 void register_ltc_layers(LayerRegistry& registry);
+void register_graph_layers(LayerRegistry& registry);  // models/graph.cpp
+void register_mlstm_preup_layers(LayerRegistry& registry);  // models/layers/mlstm_preup.cpp
 
 }  // namespace mad::models
