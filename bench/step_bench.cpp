@@ -35,17 +35,9 @@ std::unique_ptr<models::Model> build_model(const Workload& w) {
   return model;
 }
 
-// Pairs (query i, key j) an attention layer computes: causal with an optional window of `window`
-// previous tokens.
-double visible_pairs(int64_t L, int64_t window) {
-  double pairs = 0;
-  for (int64_t i = 0; i < L; ++i) pairs += static_cast<double>(window < 0 ? i + 1 : std::min(i, window) + 1);
-  return pairs;
-}
-
 }  // namespace
 
-std::vector<Workload> canonical_workloads() {
+std::vector<Workload> canonical_workloads(const models::LayerRegistry& registry) {
   const std::vector<std::string> transformer = {"mh-attention", "swiglu", "mh-attention", "swiglu"};
   struct Setting {
     std::string name;
@@ -56,7 +48,9 @@ std::vector<Workload> canonical_workloads() {
   std::vector<Workload> out;
   for (const Setting& s : settings) {
     out.push_back({s.name, transformer, 128, s.length, 16, 128});
-    for (const char* layer : {"mh-attention", "swiglu"}) out.push_back({s.name + "/" + layer, {layer}, 128, s.length, 16, 128});
+    // Every registered layer alone, so a layer added to the registry is benchmarked without a change here.
+    for (const std::string& layer : registry.names())
+      out.push_back({s.name + "/" + layer, {layer}, 128, s.length, 16, 128});
   }
   return out;
 }
@@ -68,12 +62,14 @@ double step_flops(const Workload& w) {
   for (const ParamStore::Entry& e : model->params().entries())
     if (e.shape.rank() == 2 && e.name != "token_embeds.weight")
       flops += 6 * tokens * static_cast<double>(e.shape[0] * e.shape[1]);
+  // Sequence mixing beyond the weight products, from the registry (LayerEntry::mixing_flops, forward per
+  // token): backward costs twice the forward, so 3x per step.
+  models::BuildContext ctx;
+  ctx.dim = model->spec().dim;
+  ctx.seq_len = model->seq_len();
   for (const models::LayerSpec& layer : model->spec().layers) {
-    if (!layer.config.contains("n_heads")) continue;  // not an attention layer
-    const int64_t heads = layer.config.get<int64_t>("n_heads");
-    const int64_t head_dim = layer.config.get<int64_t>("dim") / heads;
-    const int64_t window = layer.config.get<int64_t>("window_size");
-    flops += 12.0 * static_cast<double>(w.batch * heads * head_dim) * visible_pairs(w.length, window);
+    const models::LayerEntry& entry = model->registry().find(layer.type);
+    if (entry.mixing_flops != nullptr) flops += 3 * tokens * entry.mixing_flops(layer.config, ctx);
   }
   return flops;
 }
