@@ -20,7 +20,8 @@
   /* ops_attention.cpp */ X(attention) X(rotary)                                                \
   /* ops_xlstm.cpp */ X(mlstm) X(slstm)                                                         \
   /* ops_linear_attention.cpp */ X(causal_linear_attention)                                     \
-  /* ops_fused.cpp */ X(swiglu_gate)
+  /* ops_fused.cpp */ X(swiglu_gate)                                                          \
+  /* ops_linalg.cpp */ X(linear)
 
 namespace mad {
 

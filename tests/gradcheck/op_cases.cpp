@@ -224,6 +224,12 @@ std::vector<GradCase> op_cases() {
                [](Tape&, Vars v) { return causal_linear_attention(v[0], v[1], v[2], v[3], 16); },
                {randn({1, 5, 1, 2}, 207), randn({1, 5, 1, 2}, 208), randn({1, 5, 1, 3}, 209),
                 uniform({1, 5, 1, 2}, 210, -1.2, -0.05)}});
+
+  // ---- linear: x [B, T, in] (and a plain [rows, in]) against weight [out, in], with and without bias ----
+  c.push_back({"linear", [](Tape&, Vars v) { return linear(v[0], v[1], v[2]); },
+               {randn({2, 3, 5}, 230), randn({4, 5}, 231), randn({4}, 232)}});
+  c.push_back({"linear_no_bias", [](Tape&, Vars v) { return linear(v[0], v[1]); },
+               {randn({3, 5}, 233), randn({4, 5}, 234)}});
   return c;
 }
 
