@@ -48,8 +48,8 @@ void print_header(const BenchOptions& o) {
   fmt::print("mad bench: training steps (forward, backward, AdamW), float32, {} thread(s), march={}, "
              "matrix-multiply peak {:.1f} GFLOP/s (measured), median of {} steps after {} warm-up\n",
              o.threads, MAD_MARCH, o.gemm_peak, o.steps, o.warmup);
-  fmt::print("{:<22} {:>11} {:>11} {:>9} {:>9} {:>7} {:>10}\n", "workload", "ms/step", "tokens/s", "GFLOP", "GFLOP/s",
-             "% peak", "peak MiB");
+  fmt::print("{:<22} {:>11} {:>11} {:>9} {:>9} {:>7} {:>10} {:>9} {:>9} {:>6}\n", "workload", "ms/step", "tokens/s",
+             "GFLOP", "GFLOP/s", "% peak", "peak MiB", "CPU ms", "main CPU", "load");
 }
 
 // Op times per step, largest first, as shares of the mean step (the op times are sums over all timed
@@ -84,6 +84,16 @@ void print_profile(const OpProfile& p, const bench::StepTiming& t) {
              "other", "", "", "", other, 100 * other / mean_step);
 }
 
+// The 1-minute load average (/proc/loadavg): how busy the machine was, printed with every figure.
+double load_average() {
+  double load = -1;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load;
+}
+
 void run_one(const bench::Workload& w, const BenchOptions& o) {
   OpProfile profile;
   const bench::StepTiming t = bench::time_steps(w, o.steps, o.warmup, o.profile ? &profile : nullptr);
@@ -94,12 +104,15 @@ void run_one(const bench::Workload& w, const BenchOptions& o) {
     fmt::print("{{\"workload\": \"{}\", \"implementation\": \"madcpp\", \"threads\": {}, \"batch\": {}, \"length\": {}, "
                "\"steps\": {}, \"ms_per_step\": {:.3f}, \"tokens_per_s\": {:.1f}, \"gflop_per_step\": {:.4f}, "
                "\"gflops_per_s\": {:.3f}, \"gemm_peak_gflops\": {:.3f}, \"peak_ratio\": {:.4f}, \"peak_rss_mb\": {:.1f}, "
-               "\"arena_mb\": {:.1f}, \"params\": {}}}\n",
+               "\"arena_mb\": {:.1f}, \"params\": {}, \"cpu_ms_per_step\": {:.3f}, \"main_thread_cpu_ms_per_step\": {:.3f}, "
+               "\"load_average\": {:.2f}}}\n",
                w.name, o.threads, w.batch, w.length, o.steps, t.median_ms, tokens_per_s, t.flops * 1e-9, gflops,
-               o.gemm_peak, ratio, bench::peak_rss_mb(), static_cast<double>(t.arena_bytes) / (1 << 20), t.params);
+               o.gemm_peak, ratio, bench::peak_rss_mb(), static_cast<double>(t.arena_bytes) / (1 << 20), t.params,
+               t.median_cpu_ms, t.median_main_thread_cpu_ms, load_average());
   } else {
-    fmt::print("{:<22} {:>11.1f} {:>11.0f} {:>9.2f} {:>9.1f} {:>6.1f}% {:>10.0f}\n", w.name, t.median_ms, tokens_per_s,
-               t.flops * 1e-9, gflops, 100 * ratio, bench::peak_rss_mb());
+    fmt::print("{:<22} {:>11.1f} {:>11.0f} {:>9.2f} {:>9.1f} {:>6.1f}% {:>10.0f} {:>9.1f} {:>9.1f} {:>6.1f}\n", w.name,
+               t.median_ms, tokens_per_s, t.flops * 1e-9, gflops, 100 * ratio, bench::peak_rss_mb(), t.median_cpu_ms,
+               t.median_main_thread_cpu_ms, load_average());
   }
   if (o.profile && !o.json) print_profile(profile, t);
   std::fflush(stdout);

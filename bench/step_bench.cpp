@@ -1,6 +1,7 @@
 #include "bench/step_bench.h"
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +20,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// CPU time of the process (every thread) or of the calling thread, in ms.
+double cpu_ms(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return 1e3 * static_cast<double>(ts.tv_sec) + 1e-6 * static_cast<double>(ts.tv_nsec);
+}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -88,12 +96,13 @@ StepTiming time_steps(const Workload& w, int steps, int warmup, OpProfile* profi
   StepTiming timing;
   timing.flops = step_flops(w);
   timing.params = model.params().num_params();
-  std::vector<double> optimizer_ms;
+  std::vector<double> optimizer_ms, process_ms, thread_ms;
   Tape tape;
   for (int s = 0; s < warmup + steps; ++s) {
     const bool timed = s >= warmup;
     tape.set_profile(timed ? profile : nullptr);
     const auto start = Clock::now();
+    const double process_start = cpu_ms(CLOCK_PROCESS_CPUTIME_ID), thread_start = cpu_ms(CLOCK_THREAD_CPUTIME_ID);
     // The trainer's step (training/trainer.cpp).
     tape.reset();
     model.params().zero_grad();
@@ -105,9 +114,13 @@ StepTiming time_steps(const Workload& w, int steps, int warmup, OpProfile* profi
     if (!timed) continue;
     optimizer_ms.push_back(ms_since(optimizer_start));
     timing.step_ms.push_back(ms_since(start));
+    process_ms.push_back(cpu_ms(CLOCK_PROCESS_CPUTIME_ID) - process_start);
+    thread_ms.push_back(cpu_ms(CLOCK_THREAD_CPUTIME_ID) - thread_start);
   }
   tape.set_profile(nullptr);
   timing.median_ms = median(timing.step_ms);
+  timing.median_cpu_ms = median(process_ms);
+  timing.median_main_thread_cpu_ms = median(thread_ms);
   for (double ms : optimizer_ms) timing.optimizer_mean_ms += ms / static_cast<double>(optimizer_ms.size());
   timing.arena_bytes = tape.arena().high_water();
   return timing;

@@ -45,6 +45,13 @@ double step_flops(const Workload& w);
 struct StepTiming {
   std::vector<double> step_ms;   // every timed step
   double median_ms = 0;
+  // CPU time per step (median): of the whole process, and of the calling thread alone. On a machine busy
+  // with other work these are much steadier than wall time. With one thread, the CPU time is about the
+  // step time on a quiet machine; with several, the calling thread's CPU time (its share of every split
+  // loop plus everything that runs serially) is about the quiet machine's step time when the split is
+  // balanced, so cpu_ms(1 thread) / main_thread_cpu_ms(N threads) estimates the quiet speed-up.
+  double median_cpu_ms = 0;
+  double median_main_thread_cpu_ms = 0;
   double optimizer_mean_ms = 0;  // the AdamW part of the step
   double flops = 0;              // step_flops
   size_t arena_bytes = 0;        // the tape's arena high-water mark
