@@ -24,6 +24,7 @@ struct BenchOptions {
   int threads = 1;
   int steps = 5;
   int warmup = 2;
+  int64_t batch = 0;  // 0: the workload's (128)
   std::vector<std::string> workloads;
   bool json = false;
   bool profile = false;
@@ -31,9 +32,11 @@ struct BenchOptions {
   bool child = false;    // a child run: no header, no peak measurement
 };
 
-// NAME selects the workload called NAME; NAME* every workload whose name starts with NAME.
+// NAME selects the workload called NAME; NAME* every workload whose name starts with NAME. Without
+// filters: the MAD transformer at every shape and every layer alone at L = 128 (all layers at every shape
+// would take hours).
 bool selected(const std::string& name, const std::vector<std::string>& filters) {
-  if (filters.empty()) return true;
+  if (filters.empty()) return name.find('/') == std::string::npos || name.starts_with("icr-128/");
   for (const std::string& f : filters) {
     if (!f.empty() && f.back() == '*' ? name.starts_with(f.substr(0, f.size() - 1)) : name == f) return true;
   }
@@ -45,8 +48,8 @@ void print_header(const BenchOptions& o) {
   fmt::print("mad bench: training steps (forward, backward, AdamW), float32, {} thread(s), march={}, "
              "matrix-multiply peak {:.1f} GFLOP/s (measured), median of {} steps after {} warm-up\n",
              o.threads, MAD_MARCH, o.gemm_peak, o.steps, o.warmup);
-  fmt::print("{:<22} {:>11} {:>11} {:>9} {:>9} {:>7} {:>10}\n", "workload", "ms/step", "tokens/s", "GFLOP", "GFLOP/s",
-             "% peak", "peak MiB");
+  fmt::print("{:<22} {:>11} {:>11} {:>9} {:>9} {:>7} {:>10} {:>9} {:>9} {:>6}\n", "workload", "ms/step", "tokens/s",
+             "GFLOP", "GFLOP/s", "% peak", "peak MiB", "CPU ms", "main CPU", "load");
 }
 
 // Op times per step, largest first, as shares of the mean step (the op times are sums over all timed
@@ -81,6 +84,16 @@ void print_profile(const OpProfile& p, const bench::StepTiming& t) {
              "other", "", "", "", other, 100 * other / mean_step);
 }
 
+// The 1-minute load average (/proc/loadavg): how busy the machine was, printed with every figure.
+double load_average() {
+  double load = -1;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load;
+}
+
 void run_one(const bench::Workload& w, const BenchOptions& o) {
   OpProfile profile;
   const bench::StepTiming t = bench::time_steps(w, o.steps, o.warmup, o.profile ? &profile : nullptr);
@@ -91,12 +104,15 @@ void run_one(const bench::Workload& w, const BenchOptions& o) {
     fmt::print("{{\"workload\": \"{}\", \"implementation\": \"madcpp\", \"threads\": {}, \"batch\": {}, \"length\": {}, "
                "\"steps\": {}, \"ms_per_step\": {:.3f}, \"tokens_per_s\": {:.1f}, \"gflop_per_step\": {:.4f}, "
                "\"gflops_per_s\": {:.3f}, \"gemm_peak_gflops\": {:.3f}, \"peak_ratio\": {:.4f}, \"peak_rss_mb\": {:.1f}, "
-               "\"arena_mb\": {:.1f}, \"params\": {}}}\n",
+               "\"arena_mb\": {:.1f}, \"params\": {}, \"cpu_ms_per_step\": {:.3f}, \"main_thread_cpu_ms_per_step\": {:.3f}, "
+               "\"load_average\": {:.2f}}}\n",
                w.name, o.threads, w.batch, w.length, o.steps, t.median_ms, tokens_per_s, t.flops * 1e-9, gflops,
-               o.gemm_peak, ratio, bench::peak_rss_mb(), static_cast<double>(t.arena_bytes) / (1 << 20), t.params);
+               o.gemm_peak, ratio, bench::peak_rss_mb(), static_cast<double>(t.arena_bytes) / (1 << 20), t.params,
+               t.median_cpu_ms, t.median_main_thread_cpu_ms, load_average());
   } else {
-    fmt::print("{:<22} {:>11.1f} {:>11.0f} {:>9.2f} {:>9.1f} {:>6.1f}% {:>10.0f}\n", w.name, t.median_ms, tokens_per_s,
-               t.flops * 1e-9, gflops, 100 * ratio, bench::peak_rss_mb());
+    fmt::print("{:<22} {:>11.1f} {:>11.0f} {:>9.2f} {:>9.1f} {:>6.1f}% {:>10.0f} {:>9.1f} {:>9.1f} {:>6.1f}\n", w.name,
+               t.median_ms, tokens_per_s, t.flops * 1e-9, gflops, 100 * ratio, bench::peak_rss_mb(), t.median_cpu_ms,
+               t.median_main_thread_cpu_ms, load_average());
   }
   if (o.profile && !o.json) print_profile(profile, t);
   std::fflush(stdout);
@@ -105,13 +121,17 @@ void run_one(const bench::Workload& w, const BenchOptions& o) {
 void run_bench(BenchOptions& o) {
   set_num_threads(o.threads);
   MAD_CHECK(o.steps >= 1 && o.warmup >= 0, "--steps must be >= 1 and --warmup >= 0, got {} and {}", o.steps, o.warmup);
+  MAD_CHECK(o.batch >= 0, "--batch must be positive (0: the protocol's 128), got {}", o.batch);
   std::vector<bench::Workload> chosen;
-  for (const bench::Workload& w : bench::canonical_workloads())
-    if (selected(w.name, o.workloads)) chosen.push_back(w);
+  for (bench::Workload w : bench::canonical_workloads())
+    if (selected(w.name, o.workloads)) {
+      if (o.batch > 0) w.batch = o.batch;
+      chosen.push_back(w);
+    }
   if (chosen.empty()) {
     std::string names;
     for (const bench::Workload& w : bench::canonical_workloads()) names += " " + w.name;
-    fail("--workloads selects nothing; the workloads are:" + names + " (NAME* selects by prefix)");
+    fail("--workloads selects nothing; the workloads are:" + names + " (NAME* selects by prefix, '*' all)");
   }
   if (o.gemm_peak <= 0) o.gemm_peak = bench::measure_gemm_peak_gflops();
   if (!o.child) print_header(o);
@@ -124,8 +144,8 @@ void run_bench(BenchOptions& o) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (const bench::Workload& w : chosen) {
     const std::string cmd = fmt::format("'{}' bench --child --workloads '{}' --threads {} --steps {} --warmup {} "
-                                        "--gemm-peak {}{}{}",
-                                        self, w.name, o.threads, o.steps, o.warmup, o.gemm_peak, o.json ? " --json" : "",
+                                        "--batch {} --gemm-peak {}{}{}",
+                                        self, w.name, o.threads, o.steps, o.warmup, o.batch, o.gemm_peak, o.json ? " --json" : "",
                                         o.profile ? " --profile" : "");
     std::fflush(stdout);
     const int status = std::system(cmd.c_str());
@@ -139,15 +159,20 @@ void setup_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand(
       "bench",
-      "Time training steps (forward, backward, AdamW) of the MAD transformer at the protocol's shapes and of each of\n"
-      "its layers alone: ms/step, tokens/s, GFLOP/s, % of the measured matrix-multiply peak, peak memory.\n"
+      "Time training steps (forward, backward, AdamW) of the MAD transformer at the protocol's shapes and of every\n"
+      "registered layer alone: ms/step, tokens/s, GFLOP/s, % of the measured matrix-multiply peak, peak memory.\n"
       "Example: mad bench --threads 2 --workloads 'icr-128*' --json");
   cmd->add_option("--threads", o->threads, "threads")->capture_default_str();
   cmd->add_option("--steps", o->steps, "timed steps per workload (the median is reported)")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "untimed steps first (the step arena grows to its size)")->capture_default_str();
   cmd->add_option("--workloads", o->workloads,
-                  "workloads to run (default all): icr-128, icr-512, icr-1024, sc-256, each also with /mh-attention or "
-                  "/swiglu for the layer alone; NAME* selects by prefix");
+                  "workloads to run: icr-128, icr-512, icr-1024, sc-256 (the MAD transformer), each also as SHAPE/LAYER for\n"
+                  "every layer of the registry (`mad layers` lists them) alone in the same backbone, e.g. icr-128/hyena;\n"
+                  "NAME* selects by prefix ('icr-128*', 'sc-256/*', '*' for everything). Default: the transformer at\n"
+                  "every shape and every layer at icr-128");
+  cmd->add_option("--batch", o->batch,
+                  "sequences per step instead of the protocol's 128 (e.g. to compare with PyTorch at L = 1024, "
+                  "which needs about 40 GB at 128)");
   cmd->add_flag("--json", o->json, "one JSON object per workload");
   cmd->add_flag("--profile", o->profile, "also print the time of each op kind (forward and backward) per step");
   cmd->add_option("--gemm-peak", o->gemm_peak, "use this matrix-multiply peak (GFLOP/s) instead of measuring it");

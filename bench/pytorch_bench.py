@@ -159,15 +159,19 @@ def run_one(name, threads, steps, warmup):
 
 
 def main():
+    global BATCH
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=BATCH,
+                        help="sequences per step (default 128; L = 1024 needs about 40 GB at 128)")
     parser.add_argument("--workloads", nargs="*", default=[],
                         help="names (icr-128, icr-128/swiglu, ...); NAME* selects by prefix; default all")
     parser.add_argument("--json", action="store_true", help="one JSON object per workload")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    BATCH = args.batch
 
     def selected(name):
         if not args.workloads:
@@ -186,7 +190,7 @@ def main():
     for name in chosen:
         # One process per workload: its peak RSS is its own.
         cmd = [sys.executable, __file__, "--child", "--workloads", name, "--threads", str(args.threads),
-               "--steps", str(args.steps), "--warmup", str(args.warmup)]
+               "--steps", str(args.steps), "--warmup", str(args.warmup), "--batch", str(args.batch)]
         # The BLAS gets the same thread count as PyTorch's own pool: OpenBLAS otherwise starts one thread
         # per core, whose spin-waiting on a busy machine made a step 10x slower.
         env = dict(os.environ)

@@ -5,7 +5,8 @@
 # Usage: bench/side_by_side.sh [MAD_EXECUTABLE] [WORKLOAD...]
 #   MAD_EXECUTABLE defaults to build/release/apps/mad; workloads default to icr-128 sc-256 icr-512
 #   (PyTorch 1.13 materialises [B, H, L, L] attention scores: icr-1024 needs about 40 GB there).
-# Environment: STEPS (default 3), THREADS (default "1 2"), PYTHON (default /usr/bin/python3, which has
+# Environment: STEPS (default 3), THREADS (default "1 2"), BATCH (default 128; e.g. 32 for icr-1024, which
+# PyTorch cannot hold at 128), PYTHON (default /usr/bin/python3, which has
 # Debian's python3-torch). Never set OPENBLAS_CORETYPE=SkylakeX on an AVX2-only CPU: OpenBLAS crashes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,14 +15,15 @@ shift || true
 workloads=("$@")
 [[ ${#workloads[@]} -gt 0 ]] || workloads=(icr-128 sc-256 icr-512)
 steps="${STEPS:-3}"
+batch="${BATCH:-128}"
 python="${PYTHON:-/usr/bin/python3}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 echo "side_by_side: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for t in ${THREADS:-1 2}; do
-  "$mad" bench --json --threads "$t" --steps "$steps" --workloads "${workloads[@]}" >> "$out/ours.jsonl"
-  "$python" "$here/pytorch_bench.py" --json --threads "$t" --steps "$steps" --workloads "${workloads[@]}" >> "$out/torch.jsonl"
+  "$mad" bench --json --threads "$t" --steps "$steps" --batch "$batch" --workloads "${workloads[@]}" >> "$out/ours.jsonl"
+  "$python" "$here/pytorch_bench.py" --json --threads "$t" --steps "$steps" --batch "$batch" --workloads "${workloads[@]}" >> "$out/torch.jsonl"
 done
 
 "$python" - "$out/ours.jsonl" "$out/torch.jsonl" <<'EOF'

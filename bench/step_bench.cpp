@@ -1,6 +1,7 @@
 #include "bench/step_bench.h"
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +21,13 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
+// CPU time of the process (every thread) or of the calling thread, in ms.
+double cpu_ms(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return 1e3 * static_cast<double>(ts.tv_sec) + 1e-6 * static_cast<double>(ts.tv_nsec);
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -35,17 +43,9 @@ std::unique_ptr<models::Model> build_model(const Workload& w) {
   return model;
 }
 
-// Pairs (query i, key j) an attention layer computes: causal with an optional window of `window`
-// previous tokens.
-double visible_pairs(int64_t L, int64_t window) {
-  double pairs = 0;
-  for (int64_t i = 0; i < L; ++i) pairs += static_cast<double>(window < 0 ? i + 1 : std::min(i, window) + 1);
-  return pairs;
-}
-
 }  // namespace
 
-std::vector<Workload> canonical_workloads() {
+std::vector<Workload> canonical_workloads(const models::LayerRegistry& registry) {
   const std::vector<std::string> transformer = {"mh-attention", "swiglu", "mh-attention", "swiglu"};
   struct Setting {
     std::string name;
@@ -56,7 +56,9 @@ std::vector<Workload> canonical_workloads() {
   std::vector<Workload> out;
   for (const Setting& s : settings) {
     out.push_back({s.name, transformer, 128, s.length, 16, 128});
-    for (const char* layer : {"mh-attention", "swiglu"}) out.push_back({s.name + "/" + layer, {layer}, 128, s.length, 16, 128});
+    // Every registered layer alone, so a layer added to the registry is benchmarked without a change here.
+    for (const std::string& layer : registry.names())
+      out.push_back({s.name + "/" + layer, {layer}, 128, s.length, 16, 128});
   }
   return out;
 }
@@ -68,12 +70,14 @@ double step_flops(const Workload& w) {
   for (const ParamStore::Entry& e : model->params().entries())
     if (e.shape.rank() == 2 && e.name != "token_embeds.weight")
       flops += 6 * tokens * static_cast<double>(e.shape[0] * e.shape[1]);
+  // Sequence mixing beyond the weight products, from the registry (LayerEntry::mixing_flops, forward per
+  // token): backward costs twice the forward, so 3x per step.
+  models::BuildContext ctx;
+  ctx.dim = model->spec().dim;
+  ctx.seq_len = model->seq_len();
   for (const models::LayerSpec& layer : model->spec().layers) {
-    if (!layer.config.contains("n_heads")) continue;  // not an attention layer
-    const int64_t heads = layer.config.get<int64_t>("n_heads");
-    const int64_t head_dim = layer.config.get<int64_t>("dim") / heads;
-    const int64_t window = layer.config.get<int64_t>("window_size");
-    flops += 12.0 * static_cast<double>(w.batch * heads * head_dim) * visible_pairs(w.length, window);
+    const models::LayerEntry& entry = model->registry().find(layer.type);
+    if (entry.mixing_flops != nullptr) flops += 3 * tokens * entry.mixing_flops(layer.config, ctx);
   }
   return flops;
 }
@@ -92,12 +96,13 @@ StepTiming time_steps(const Workload& w, int steps, int warmup, OpProfile* profi
   StepTiming timing;
   timing.flops = step_flops(w);
   timing.params = model.params().num_params();
-  std::vector<double> optimizer_ms;
+  std::vector<double> optimizer_ms, process_ms, thread_ms;
   Tape tape;
   for (int s = 0; s < warmup + steps; ++s) {
     const bool timed = s >= warmup;
     tape.set_profile(timed ? profile : nullptr);
     const auto start = Clock::now();
+    const double process_start = cpu_ms(CLOCK_PROCESS_CPUTIME_ID), thread_start = cpu_ms(CLOCK_THREAD_CPUTIME_ID);
     // The trainer's step (training/trainer.cpp).
     tape.reset();
     model.params().zero_grad();
@@ -109,9 +114,13 @@ StepTiming time_steps(const Workload& w, int steps, int warmup, OpProfile* profi
     if (!timed) continue;
     optimizer_ms.push_back(ms_since(optimizer_start));
     timing.step_ms.push_back(ms_since(start));
+    process_ms.push_back(cpu_ms(CLOCK_PROCESS_CPUTIME_ID) - process_start);
+    thread_ms.push_back(cpu_ms(CLOCK_THREAD_CPUTIME_ID) - thread_start);
   }
   tape.set_profile(nullptr);
   timing.median_ms = median(timing.step_ms);
+  timing.median_cpu_ms = median(process_ms);
+  timing.median_main_thread_cpu_ms = median(thread_ms);
   for (double ms : optimizer_ms) timing.optimizer_mean_ms += ms / static_cast<double>(optimizer_ms.size());
   timing.arena_bytes = tape.arena().high_water();
   return timing;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/op_profile.h"
+#include "models/registry.h"
 
 namespace mad::bench {
 
@@ -27,20 +28,30 @@ struct Workload {
 
 // The MAD transformer (mh-attention swiglu mh-attention swiglu) at batch 128, width 128 on in-context
 // recall at seq_len 128, 512, 1024 ("icr-128", ...) and selective copying at 256 ("sc-256"), each followed
-// by its two layer kinds alone in the same backbone ("icr-128/mh-attention", "icr-128/swiglu").
-std::vector<Workload> canonical_workloads();
+// by every layer of `registry` alone in the same backbone ("icr-128/mh-attention", "icr-128/swiglu",
+// "icr-128/hyena", ...), in registry order: a newly registered layer is covered without a change here.
+std::vector<Workload> canonical_workloads(const models::LayerRegistry& registry = models::builtin_layers());
 
 // Analytic floating-point operations of one training step, counting a multiply-add as 2:
 //   every Linear weight [out, in] (all 2-D parameters but the token embedding): 2 * tokens * out * in
 //   forward, twice that backward (input and weight gradients), so 6 * tokens * out * in;
-//   causal attention: per head and visible (query, key) pair 4 * Dh forward (q.k and p v) and 8 * Dh
-//   backward (dv, dp, dq, dk; the recomputed scores of the flash backward are not counted).
+//   sequence mixing (the registry's LayerEntry::mixing_flops, forward per token) 3x per token: forward and
+//   a backward of twice its cost. For causal attention that is per head and visible (query, key) pair
+//   4 * Dh forward (q.k and p v) and 8 * Dh backward (dv, dp, dq, dk; the recomputed scores of the flash
+//   backward are not counted). Layers without a mixing_flops entry count their weight products only.
 // Norms, activations, softmax, the optimizer and the embedding are not counted (O(tokens * width)).
 double step_flops(const Workload& w);
 
 struct StepTiming {
   std::vector<double> step_ms;   // every timed step
   double median_ms = 0;
+  // CPU time per step (median): of the whole process, and of the calling thread alone. On a machine busy
+  // with other work these are much steadier than wall time. With one thread, the CPU time is about the
+  // step time on a quiet machine; with several, the calling thread's CPU time (its share of every split
+  // loop plus everything that runs serially) is about the quiet machine's step time when the split is
+  // balanced, so cpu_ms(1 thread) / main_thread_cpu_ms(N threads) estimates the quiet speed-up.
+  double median_cpu_ms = 0;
+  double median_main_thread_cpu_ms = 0;
   double optimizer_mean_ms = 0;  // the AdamW part of the step
   double flops = 0;              // step_flops
   size_t arena_bytes = 0;        // the tape's arena high-water mark

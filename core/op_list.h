@@ -22,7 +22,8 @@
   /* ops_linear_attention.cpp */ X(causal_linear_attention)                                     \
   /* ops_fused.cpp */ X(swiglu_gate)                                                           \
   /* ops_selective_scan.cpp */ X(selective_scan)                                                \
-  /* ops_liquid.cpp */ X(ltc)
+  /* ops_liquid.cpp */ X(ltc)                                                                 \
+  /* ops_linalg.cpp */ X(linear)
 
 namespace mad {
 

@@ -19,6 +19,9 @@ namespace mad {
 // a [..., M, K] (or [..., K, M] with trans_a), b [K, N] (or [N, K] with trans_b) shared by every leading
 // index, or b [..., K, N] with the same leading dimensions as a (batched). Result [..., M, N].
 Var matmul(Var a, Var b, bool trans_a = false, bool trans_b = false);
+// x [..., in], weight [out, in], bias [out] or undefined -> x weight^T + bias [..., out]: matmul(x, weight,
+// false, true) + bias in one op (the product adds into rows that start as the bias).
+Var linear(Var x, Var weight, Var bias = Var());
 
 // ---- elementwise binary with numpy broadcasting (ops_binary.cpp) -------------------------------------
 Var add(Var a, Var b);

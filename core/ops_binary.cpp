@@ -141,7 +141,9 @@ Var scalar_op(Var a, double s) {
     const T* x = a.value().template data<T>();
     T* y = out.data<T>();
     const T c = static_cast<T>(s);
-    for (int64_t i = 0; i < out.numel(); ++i) y[i] = kMul ? x[i] * c : x[i] + c;
+    parallel_for(out.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) y[i] = kMul ? x[i] * c : x[i] + c;
+    });
   });
   OpAttrs attrs;
   attrs.f[0] = s;
@@ -161,7 +163,9 @@ void scalar_backward(Tape& tape, const Node& n) {
     const T* pg = g.data<T>();
     T* pa = ga.data<T>();
     const T c = kMul ? static_cast<T>(n.attrs.f[0]) : T(1);
-    for (int64_t i = 0; i < g.numel(); ++i) pa[i] += c * pg[i];
+    parallel_for(g.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) pa[i] += c * pg[i];
+    });
   });
 }
 }  // namespace

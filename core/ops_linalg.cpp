@@ -1,4 +1,6 @@
-// Matrix product, plain and batched, with its backward.
+// Matrix product, plain and batched, with its backward; the fused Linear product `linear`.
+#include <algorithm>
+
 #include "kernels/gemm.h"
 
 #include "core/ops_common.h"
@@ -140,6 +142,83 @@ void backward_matmul(Tape& tape, const Node& n) {
           });
         }
       }
+    }
+  });
+}
+
+}  // namespace mad
+
+// ---- linear: x [..., in], weight [out, in], bias [out] (optional) -> x weight^T + bias [..., out] -------
+// The matmul + bias of a Linear layer in one op: the rows of the result start as the bias and the product
+// is added to them inside the GEMM, instead of a second full pass over the product (and a second
+// [..., out] tensor) for the bias add. Backward: the input gradient is written by the GEMM directly when
+// nothing else has contributed to it yet (no zero-fill), and the bias gradient is a column sum split by
+// columns across threads (the same bits on any number of threads).
+namespace mad {
+
+Var linear(Var x, Var weight, Var bias) {
+  Tape& tape = detail::tape_of(x, "linear");
+  detail::tape_of(weight, "linear");
+  detail::check_same_dtype(x, weight, "linear");
+  MAD_CHECK(x.shape().rank() >= 1 && weight.shape().rank() == 2 && x.dim(-1) == weight.dim(1),
+            "linear: needs x [..., in] and weight [out, in], got x {} and weight {}", x.shape().str(),
+            weight.shape().str());
+  const int64_t K = weight.dim(1), N = weight.dim(0), rows = x.value().numel() / std::max<int64_t>(1, K);
+  if (bias.defined()) {
+    detail::check_same_dtype(x, bias, "linear");
+    MAD_CHECK(bias.shape() == Shape{N}, "linear: bias must have shape [{}] for weight {}, got {}", N,
+              weight.shape().str(), bias.shape().str());
+  }
+  Shape out_shape = x.shape();
+  out_shape[-1] = N;
+  Tensor out = tape.alloc(out_shape, x.dtype());
+  dispatch_float(x.dtype(), "linear", [&]<typename T>() {
+    const T* px = x.value().template data<T>();
+    const T* pw = weight.value().template data<T>();
+    T* py = out.data<T>();
+    if (!bias.defined()) {
+      gemm_parallel<T>(rows, N, K, px, K, false, pw, K, true, py, N, false);
+      return;
+    }
+    const T* pb = bias.value().template data<T>();
+    parallel_for(rows, 32, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::copy_n(pb, N, py + r * N);
+      kernels::gemm<T>(r1 - r0, N, K, px + r0 * K, K, false, pw, K, true, py + r0 * N, N, true);
+    });
+  });
+  return tape.record(OpId::linear, {x, weight, bias}, out);
+}
+
+void backward_linear(Tape& tape, const Node& n) {
+  const int32_t ix = tape.input(n, 0), iw = tape.input(n, 1), ib = tape.input(n, 2);
+  const Tensor& x = tape.value(ix);
+  const Tensor& w = tape.value(iw);
+  const Tensor& g = tape.grad(n.output);
+  const int64_t K = w.dim(1), N = w.dim(0), rows = g.numel() / std::max<int64_t>(1, N);
+  dispatch_float(g.dtype(), "linear", [&]<typename T>() {
+    const T* pg = g.data<T>();
+    const T* pw = w.data<T>();
+    const T* px = x.data<T>();
+    if (tape.needs_grad(ix)) {
+      // dx = dy W. A gradient nothing has flowed into yet is written, not zero-filled and added to.
+      if (tape.grad(ix).defined()) {
+        gemm_parallel<T>(rows, K, N, pg, N, false, pw, K, false, tape.grad(ix).template data<T>(), K, true);
+      } else {
+        Tensor gx = tape.alloc(x.shape(), x.dtype());
+        gemm_parallel<T>(rows, K, N, pg, N, false, pw, K, false, gx.data<T>(), K, false);
+        tape.add_grad(ix, gx, true);
+      }
+    }
+    if (tape.needs_grad(iw))  // dW = dy^T x
+      gemm_parallel<T>(N, K, rows, pg, N, true, px, K, false, tape.grad_acc(iw).template data<T>(), K, true);
+    if (ib >= 0 && tape.needs_grad(ib)) {
+      // db = column sums of dy, each column summed in row order by one thread.
+      T* pb = tape.grad_acc(ib).template data<T>();
+      parallel_for(N, std::max<int64_t>(8, detail::kParallelGrain / std::max<int64_t>(1, rows)),
+                   [&](int64_t j0, int64_t j1) {
+                     for (int64_t r = 0; r < rows; ++r)
+                       for (int64_t j = j0; j < j1; ++j) pb[j] += pg[r * N + j];
+                   });
     }
   });
 }

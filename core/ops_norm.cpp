@@ -6,6 +6,7 @@
 // Backward with g = weight * dy:  rms dx = r (g - xhat mean(g xhat)),
 //                                 layer dx = r (g - mean(g) - xhat mean(g xhat)),
 //   dweight = sum over rows of dy xhat, dbias = sum over rows of dy.
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops_common.h"
@@ -111,19 +112,32 @@ void norm_backward(Tape& tape, const Node& n) {
         }
       });
     }
-    // Parameter gradients sum over rows: done serially, in row order, for determinism.
+    // Parameter gradients sum over rows. Threads split the channels; each sums its channels over every
+    // row in row order, so the result is the same on any number of threads.
     const int64_t D = d.groups * d.width;
+    const int64_t min_channels = std::max<int64_t>(8, detail::kParallelGrain / std::max<int64_t>(1, d.rows));
     if (iw >= 0 && tape.needs_grad(iw)) {
       T* pgw = tape.grad_acc(iw).template data<T>();
-      for (int64_t s = 0; s < d.rows * d.groups; ++s) {
-        const int64_t c0 = (s % d.groups) * d.width;
-        for (int64_t j = 0; j < d.width; ++j) pgw[c0 + j] += pgy[s * d.width + j] * xhat(s, j);
-      }
+      parallel_for(D, min_channels, [&](int64_t c0, int64_t c1) {
+        for (int64_t row = 0; row < d.rows; ++row) {
+          // The groups overlapping channels [c0, c1) of this row.
+          for (int64_t g = c0 / d.width; g * d.width < c1; ++g) {
+            const int64_t s = row * d.groups + g;
+            const T m = kCenter ? pm[s] : T(0), r = pr[s];
+            const T* xs = px + row * D;
+            const T* gys = pgy + row * D;
+            for (int64_t c = std::max(c0, g * d.width); c < std::min(c1, (g + 1) * d.width); ++c)
+              pgw[c] += gys[c] * ((xs[c] - m) * r);
+          }
+        }
+      });
     }
     if (ib >= 0 && tape.needs_grad(ib)) {
       T* pgb = tape.grad_acc(ib).template data<T>();
-      for (int64_t row = 0; row < d.rows; ++row)
-        for (int64_t c = 0; c < D; ++c) pgb[c] += pgy[row * D + c];
+      parallel_for(D, min_channels, [&](int64_t c0, int64_t c1) {
+        for (int64_t row = 0; row < d.rows; ++row)
+          for (int64_t c = c0; c < c1; ++c) pgb[c] += pgy[row * D + c];
+      });
     }
   });
 }

@@ -23,12 +23,16 @@ Var embedding(Var weight, const Tensor& ids) {
   dispatch_float(weight.dtype(), "embedding", [&]<typename T>() {
     const T* w = weight.value().template data<T>();
     T* y = out.data<T>();
-    for (int64_t i = 0; i < ids.numel(); ++i) std::copy_n(w + id[i] * D, D, y + i * D);
+    parallel_for(ids.numel(), std::max<int64_t>(1, detail::kParallelGrain / std::max<int64_t>(1, D)),
+                 [&](int64_t i0, int64_t i1) {
+                   for (int64_t i = i0; i < i1; ++i) std::copy_n(w + id[i] * D, D, y + i * D);
+                 });
   });
   return tape.record(OpId::embedding, {weight}, out, {}, ids);
 }
 
-// Scatter-add of rows, in position order (deterministic even when a token repeats).
+// Scatter-add of rows, in position order (deterministic even when a token repeats). Threads split the
+// columns, each adding every position in order, so the result is the same on any number of threads.
 void backward_embedding(Tape& tape, const Node& n) {
   const int32_t iw = tape.input(n, 0);
   const Tensor& gw = tape.grad_acc(iw);
@@ -38,8 +42,11 @@ void backward_embedding(Tape& tape, const Node& n) {
     const T* gy = tape.grad(n.output).template data<T>();
     T* g = gw.data<T>();
     const int32_t* id = ids.data<int32_t>();
-    for (int64_t i = 0; i < ids.numel(); ++i)
-      for (int64_t j = 0; j < D; ++j) g[id[i] * D + j] += gy[i * D + j];
+    parallel_for(D, std::max<int64_t>(8, detail::kParallelGrain / std::max<int64_t>(1, ids.numel())),
+                 [&](int64_t j0, int64_t j1) {
+                   for (int64_t i = 0; i < ids.numel(); ++i)
+                     for (int64_t j = j0; j < j1; ++j) g[id[i] * D + j] += gy[i * D + j];
+                 });
   });
 }
 

@@ -1,4 +1,5 @@
 // Shape ops: reshape (a view), permute, slice (a view when it is a contiguous block), concat, split.
+#include <algorithm>
 #include <cstring>
 
 #include "core/ops_common.h"
@@ -118,18 +119,22 @@ AxisGeometry axis_geometry(const Shape& s, int axis) { return {s.prod(0, axis), 
 
 // Copies (or adds) a [outer, len, inner] block between a tensor with `n` entries along the axis (at
 // offset `begin`) and a tensor with `len` entries.
+// The outer blocks are split across threads (the q/k/v split of a fused projection copies B*T rows).
 template <typename T>
 void block_copy(const AxisGeometry& g, int64_t begin, int64_t len, const T* from, bool from_is_big, T* to, bool add) {
-  for (int64_t o = 0; o < g.outer; ++o) {
-    const int64_t big = (o * g.n + begin) * g.inner, small = o * len * g.inner;
-    const T* src = from + (from_is_big ? big : small);
-    T* dst = to + (from_is_big ? small : big);
-    if (add) {
-      for (int64_t j = 0; j < len * g.inner; ++j) dst[j] += src[j];
-    } else {
-      std::memcpy(dst, src, static_cast<size_t>(len * g.inner) * sizeof(T));
+  const int64_t block = len * g.inner;
+  parallel_for(g.outer, std::max<int64_t>(1, detail::kParallelGrain / std::max<int64_t>(1, block)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      const int64_t big = (o * g.n + begin) * g.inner, small = o * block;
+      const T* src = from + (from_is_big ? big : small);
+      T* dst = to + (from_is_big ? small : big);
+      if (add) {
+        for (int64_t j = 0; j < block; ++j) dst[j] += src[j];
+      } else {
+        std::memcpy(dst, src, static_cast<size_t>(block) * sizeof(T));
+      }
     }
-  }
+  });
 }
 }  // namespace
 

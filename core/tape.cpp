@@ -1,5 +1,7 @@
 #include "core/tape.h"
 
+#include "core/parallel.h"
+
 namespace mad {
 
 Tape::Tape(size_t arena_bytes) : arena_(arena_bytes) {
@@ -8,9 +10,13 @@ Tape::Tape(size_t arena_bytes) : arena_(arena_bytes) {
   inputs_.reserve(2048);
 }
 
+// Gradient buffers of whole activations are zeroed here: split across threads.
 Tensor Tape::zeros(const Shape& shape, DType dtype) {
   Tensor t = alloc(shape, dtype);
-  t.fill_zero();
+  auto* bytes = static_cast<std::byte*>(t.raw());
+  parallel_for(static_cast<int64_t>(t.nbytes()), int64_t(1) << 17, [&](int64_t b0, int64_t b1) {
+    std::memset(bytes + b0, 0, static_cast<size_t>(b1 - b0));
+  });
   return t;
 }
 
@@ -75,7 +81,9 @@ void Tape::add_grad(int32_t id, const Tensor& g, bool may_adopt) {
   dispatch_float(dst.dtype(), "add_grad", [&]<typename T>() {
     T* d = dst.data<T>();
     const T* src = g.data<T>();
-    for (int64_t i = 0; i < dst.numel(); ++i) d[i] += src[i];
+    parallel_for(dst.numel(), int64_t(1) << 15, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) d[i] += src[i];
+    });
   });
 }
 

@@ -8,9 +8,9 @@ Linear::Linear(const ParamScope& scope, int64_t in, int64_t out, bool bias, cons
   if (bias) bias_ = scope.param("bias", {out}, Init::zeros());
 }
 
+// The fused op (core/ops_linalg.cpp): one pass over the result instead of a product and a bias add.
 Var Linear::operator()(Tape& tape, Var x) const {
-  Var y = matmul(x, weight_.on(tape), false, true);
-  return bias_.defined() ? y + bias_.on(tape) : y;
+  return linear(x, weight_.on(tape), bias_.defined() ? bias_.on(tape) : Var());
 }
 
 }  // namespace mad::models

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/parallel.h"
+
 namespace mad {
 
 void AdamW::step(double lr) {
@@ -19,13 +21,16 @@ void AdamW::step(double lr) {
     const T sqrt_bc2 = static_cast<T>(std::sqrt(bc2));
     const T eps = static_cast<T>(config_.eps);
     const int64_t n = params_.padded_size();
-    for (int64_t i = 0; i < n; ++i) {
-      p[i] *= decay;
-      m[i] = b1 * m[i] + (T(1) - b1) * g[i];
-      v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
-      // Same operation order as PyTorch: denom = sqrt(v) / sqrt(bc2) + eps.
-      p[i] -= step * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
-    }
+    // Elementwise, so splitting across threads changes nothing in the result.
+    parallel_for(n, int64_t(1) << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        p[i] *= decay;
+        m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+        v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+        // Same operation order as PyTorch: denom = sqrt(v) / sqrt(bc2) + eps.
+        p[i] -= step * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
+      }
+    });
   });
 }
 

@@ -242,6 +242,11 @@ std::vector<GradCase> op_cases() {
                {randn({2, 4, 3}, 232), uniform({4}, 233, 0.2, 1.0), randn({4}, 234, 0.2), uniform({4}, 235, 0.4, 0.6),
                 ltc_w, uniform({4, 4}, 236, 1.0, 4.0), randn({4, 4}, 237, 0.3), randn({4, 4}, 238), ltc_sw,
                 uniform({3, 4}, 239, 1.0, 4.0), randn({3, 4}, 240, 0.3), randn({3, 4}, 241)}});
+  // ---- linear: x [B, T, in] (and a plain [rows, in]) against weight [out, in], with and without bias ----
+  c.push_back({"linear", [](Tape&, Vars v) { return linear(v[0], v[1], v[2]); },
+               {randn({2, 3, 5}, 230), randn({4, 5}, 231), randn({4}, 232)}});
+  c.push_back({"linear_no_bias", [](Tape&, Vars v) { return linear(v[0], v[1]); },
+               {randn({3, 5}, 233), randn({4, 5}, 234)}});
   return c;
 }
 
