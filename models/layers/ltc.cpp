@@ -117,7 +117,9 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
   const std::string wiring = c.get<std::string>("wiring");
   if (wiring == "ncp") return options;
   const int64_t motor = c.get<int64_t>("motor_units");
-  for (int64_t units = 8; units <= 128; units *= 2) {
+  // State is `units` floats, up to MAD's 2,048 floats per layer (see cfc.cpp): steps of 8 to 128, then of 128
+  // (building a wired LTC costs N^2, and normalisation builds every option once).
+  for (int64_t units = 8; units <= 2048; units += units < 128 ? 8 : 128) {
     if (units == c.get<int64_t>("units")) continue;
     if (motor > 0 && (wiring == "autoncp" ? motor >= units - 2 : motor > units)) continue;
     config::Value o = c;

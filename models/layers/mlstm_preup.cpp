@@ -202,20 +202,26 @@ double mixing_flops(const config::Value& c, const BuildContext&) {
   return 4.0 * static_cast<double>(s.inner * s.dh()) + 2.0 * static_cast<double>(s.conv * s.inner);
 }
 
-// Size knobs: heads (dividing inner) and proj_factor 1 or 2.
+// Size knobs: proj_factor (1 to 4), heads (dividing inner) and the conv's kernel size (1 to 8).
 std::vector<config::Value> size_options(const config::Value& c, const BuildContext&) {
   std::vector<config::Value> out;
-  for (double factor : {1.0, 2.0})
-    for (int64_t heads : {1, 2, 4, 8, 16}) {
-      config::Value o = c;
-      o.set("proj_factor", config::Value(factor));
-      o.set("n_heads", config::Value(heads));
-      const PreupShape s = preup_shape(c);
-      const int64_t multiple = c.get<int64_t>("inner_multiple_of");
-      const int64_t inner =
-          static_cast<int64_t>(std::ceil(factor * static_cast<double>(s.dim) / static_cast<double>(multiple))) * multiple;
-      if (inner % heads == 0 && inner % s.block == 0) out.push_back(o);
+  const PreupShape s = preup_shape(c);
+  const int64_t multiple = c.get<int64_t>("inner_multiple_of");
+  for (double factor : {1.0, 1.5, 2.0, 3.0, 4.0}) {
+    const int64_t inner =
+        static_cast<int64_t>(std::ceil(factor * static_cast<double>(s.dim) / static_cast<double>(multiple))) * multiple;
+    for (int64_t heads : {1, 2, 4, 8, 16, 32}) {
+      if (inner % heads != 0 || inner % s.block != 0) continue;
+      // The conv's K - 1 carried inputs per inner channel fill in state between the heads' H (Dh^2 + Dh + 1).
+      for (int64_t conv = 1; conv <= 8; ++conv) {
+        config::Value o = c;
+        o.set("proj_factor", config::Value(factor));
+        o.set("n_heads", config::Value(heads));
+        o.set("conv1d_kernel_size", config::Value(conv));
+        if (o != c) out.push_back(std::move(o));
+      }
     }
+  }
   return out;
 }
 

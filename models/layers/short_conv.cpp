@@ -71,7 +71,9 @@ double mixing_flops(const config::Value& c, const BuildContext&) {
 // Kernel sizes 2 .. 8 (state D .. 7D); the projections do not change.
 std::vector<config::Value> size_options(const config::Value& c, const BuildContext&) {
   std::vector<config::Value> options;
-  for (int64_t k = 2; k <= 8; ++k) {
+  // The kernel length is the conv's only size knob; its state is (K - 1) D, so reaching MAD's 2,048 floats
+  // per layer at D = 128 takes K = 17. LFM2 itself uses K = 3; long kernels are for iso-state comparisons.
+  for (int64_t k = 2; k <= 64; ++k) {
     if (k == c.get<int64_t>("L_cache")) continue;
     config::Value o = c;
     o.set("L_cache", config::Value(k));

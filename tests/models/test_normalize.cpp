@@ -62,7 +62,7 @@ TEST(Normalize, EveryFixedStateMixerReaches4096) {
 
 // The MAD convention (issue 8): at the reference defaults, two of these layers total 4096 (four mamba layers).
 TEST(Normalize, ReferenceDefaultsTotal4096) {
-  for (const char* name : {"mh-gated-linear-attention", "hyena", "hyena-experts", "mh-hyena", "rwkv5", "rwkv6"}) {
+  for (const char* name : {"mh-gated-linear-attention", "hyena", "hyena-experts", "mh-hyena", "rwkv5-time-mixer", "rwkv6-time-mixer"}) {
     if (!builtin_layers().contains(name)) {
       continue;
     }
