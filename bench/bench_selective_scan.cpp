@@ -12,17 +12,15 @@
 #include <random>
 #include <vector>
 
+#include "bench/op_timing.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 
 namespace {
 
 using namespace mad;
-
-struct Timing {
-  double forward_ms = 1e300, forward_backward_ms = 1e300;
-  size_t high_water = 0;
-};
+using bench::measure;
+using bench::print;
 
 Tensor random_tensor(const Shape& shape, uint64_t seed, float lo, float hi) {
   std::mt19937_64 rng(seed);
@@ -30,35 +28,6 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float lo, float hi) {
   Tensor t = Tensor::zeros(shape, DType::F32);
   for (float& x : t.span<float>()) x = dist(rng);
   return t;
-}
-
-// Fastest of repeated calls (at least 3 and min_seconds); round 0 grows the arena and is not measured.
-Timing measure(const std::vector<Tensor>& inputs, const Tensor& cot, const std::function<Var(std::vector<Var>&)>& op,
-               double min_seconds) {
-  using clock = std::chrono::steady_clock;
-  Tape tape;
-  Timing t;
-  for (bool backward : {false, true}) {
-    double total = 0;
-    for (int round = 0; round < 4 || total < min_seconds; ++round) {
-      tape.reset();
-      const auto start = clock::now();
-      std::vector<Var> vars;
-      for (const Tensor& x : inputs) vars.push_back(tape.leaf(x, true));
-      Var y = op(vars);
-      if (backward) tape.backward(y, cot);
-      const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-      double& best = backward ? t.forward_backward_ms : t.forward_ms;
-      if (round > 0) best = std::min(best, 1e3 * seconds);
-      total += seconds;
-    }
-    t.high_water = std::max(t.high_water, tape.arena().high_water());
-  }
-  return t;
-}
-
-void print(const char* what, const Timing& t) {
-  std::printf("%-28s | %10.1f %10.1f %9.1f\n", what, t.forward_ms, t.forward_backward_ms, t.high_water / 1048576.0);
 }
 
 // The oracle: h = exp(dt A) h + dt x B, y = sum_n C h, one time step per group of ops.

@@ -12,17 +12,15 @@
 #include <random>
 #include <vector>
 
+#include "bench/op_timing.h"
 #include "core/ops_xlstm.h"
 #include "core/parallel.h"
 
 namespace {
 
 using namespace mad;
-
-struct Timing {
-  double forward_ms = 1e300, forward_backward_ms = 1e300;
-  size_t high_water = 0;
-};
+using bench::measure;
+using bench::print;
 
 Tensor random_tensor(const Shape& shape, uint64_t seed, float scale = 1.0f) {
   std::mt19937_64 rng(seed);
@@ -30,35 +28,6 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float scale = 1.0f) {
   Tensor t = Tensor::zeros(shape, DType::F32);
   for (float& x : t.span<float>()) x = scale * normal(rng);
   return t;
-}
-
-// Fastest of repeated calls (at least 3 and min_seconds); round 0 grows the arena and is not measured.
-Timing measure(const std::vector<Tensor>& inputs, const Tensor& cot,
-               const std::function<Var(std::vector<Var>&)>& op, double min_seconds) {
-  using clock = std::chrono::steady_clock;
-  Tape tape;
-  Timing t;
-  for (bool backward : {false, true}) {
-    double total = 0;
-    for (int round = 0; round < 4 || total < min_seconds; ++round) {
-      tape.reset();
-      const auto start = clock::now();
-      std::vector<Var> vars;
-      for (const Tensor& x : inputs) vars.push_back(tape.leaf(x, true));
-      Var y = op(vars);
-      if (backward) tape.backward(y, cot);
-      const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-      double& best = backward ? t.forward_backward_ms : t.forward_ms;
-      if (round > 0) best = std::min(best, 1e3 * seconds);
-      total += seconds;
-    }
-    t.high_water = std::max(t.high_water, tape.arena().high_water());
-  }
-  return t;
-}
-
-void print(const char* what, const Timing& t) {
-  std::printf("%-22s | %10.1f %10.1f %9.1f\n", what, t.forward_ms, t.forward_backward_ms, t.high_water / 1048576.0);
 }
 
 }  // namespace
@@ -69,7 +38,7 @@ int main(int argc, char** argv) {
   const int64_t B = 128, T = 127, H = 4, Dk = 16, Dv = 32, D = 128;
   std::printf("bench_xlstm: float32, 1 thread, march=%s, B=%lld T=%lld (milliseconds, fastest call)\n", MAD_MARCH,
               static_cast<long long>(B), static_cast<long long>(T));
-  std::printf("%-22s | %10s %10s %9s\n", "op", "fwd", "fwd+bwd", "MiB");
+  std::printf("%-28s | %10s %10s %9s\n", "op", "fwd", "fwd+bwd", "MiB");
   const std::vector<Tensor> m_in = {random_tensor({B, T, H, Dk}, 1), random_tensor({B, T, H, Dk}, 2),
                                     random_tensor({B, T, H, Dv}, 3), random_tensor({B, T, H}, 4, 3.0f),
                                     random_tensor({B, T, H}, 5, 2.0f)};

@@ -30,4 +30,19 @@ inline config::Value factor_value(double f) {
   return f == static_cast<double>(static_cast<int64_t>(f)) ? config::Value(static_cast<int64_t>(f)) : config::Value(f);
 }
 
+// The linear-attention family's knobs (linear and gated linear attention): `num_heads` among the divisors of
+// `dim`, and the key and value width factors `expand_k`, `expand_v` from 1/4 to 4.
+inline std::vector<config::Value> heads_and_key_value_widths(const config::Value& config, int64_t dim) {
+  std::vector<config::Value> out;
+  for (double ek : {0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0})
+    for (double ev : {0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0})
+      for (int64_t h : divisors(dim, dim)) {
+        out.push_back(config);
+        out.back().set("expand_k", factor_value(ek));
+        out.back().set("expand_v", factor_value(ev));
+        out.back().set("num_heads", config::Value(h));
+      }
+  return out;
+}
+
 }  // namespace mad::models

@@ -252,9 +252,9 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
   std::vector<config::Value> options;
   const std::string wiring = c.get<std::string>("wiring");
   if (wiring == "ncp") return options;
-  // State is `units` floats, so MAD's 2,048 floats per layer takes 2,048 units (about 18 M parameters at
-  // D = 128): iso-state comparisons make liquid layers large. Steps of 8 reach every multiple of 8.
-  for (int64_t units = 8; units <= 2048; units += 8) {
+  // State is `units` floats, so MAD's 2,048 floats per layer takes 2,048 units, and a hybrid with one CfC
+  // layer needs all 4,096 in it: iso-state comparisons make liquid layers large. Steps of 8 to 128, then 64.
+  for (int64_t units = 8; units <= 4096; units += units < 128 ? 8 : 64) {
     if (units == c.get<int64_t>("units")) continue;
     if (c.get<int64_t>("motor_units") > 0 &&
         (wiring == "autoncp" ? c.get<int64_t>("motor_units") >= units - 2 : c.get<int64_t>("motor_units") > units))

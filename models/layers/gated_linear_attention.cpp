@@ -123,18 +123,9 @@ double mixing_flops(const config::Value& c, const BuildContext&) {
   return H * (5.0 * dk * dv + 10.0 * dk + 10.0 * dv);
 }
 
-// Heads, and key and value widths (expand_k, expand_v): the state heads * Dk * Dv = D^2 expand_k expand_v / heads.
+// Heads, and key and value widths: the state heads * Dk * Dv = D^2 expand_k expand_v / heads.
 std::vector<config::Value> size_options(const config::Value& c, const BuildContext& ctx) {
-  std::vector<config::Value> out;
-  for (double ek : {0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0})
-    for (double ev : {0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0})
-      for (int64_t h : divisors(ctx.dim, ctx.dim)) {
-        out.push_back(c);
-        out.back().set("expand_k", factor_value(ek));
-        out.back().set("expand_v", factor_value(ev));
-        out.back().set("num_heads", config::Value(h));
-      }
-  return out;
+  return heads_and_key_value_widths(c, ctx.dim);
 }
 
 }  // namespace
