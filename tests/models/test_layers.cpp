@@ -29,6 +29,11 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("time_decay_extra_dim")) o.set("time_decay_extra_dim", config::Value(3));
   if (d.contains("units")) o.set("units", config::Value(5));  // cfc, ltc
   if (d.contains("backbone_units")) o.set("backbone_units", config::Value(6));
+  // Groups and brick uses (models/graph.h): small MLPs as their parts (tests/models/test_graph.cpp checks
+  // richer graphs).
+  if (name == "parallel") o.set("branches", config::load_string("[{type: mlp, dim_inner: 4}, {type: mlp, dim_inner: 3}]"));
+  if (name == "sequential") o.set("layers", config::load_string("[{type: mlp, dim_inner: 4}, {type: mlp, dim_inner: 3}]"));
+  if (name == "brick") o.set("body", config::load_string("{type: mlp, dim_inner: 4}"));
   if (d.contains("inner_multiple_of")) o.set("inner_multiple_of", config::Value(8));  // mlstm-preup-block: inner 32
   return o;
 }
