@@ -12,6 +12,10 @@ ctest --preset release -j "$(nproc)"
 if [[ "${MAD_TEST_SANITIZE:-0}" == 1 ]]; then
   bash scripts/build.sh debug
   # Undefined behaviour fails the test instead of printing a warning.
-  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --preset debug -j "$(nproc)" -L "fast|gradcheck"
+  # Left out under the sanitizers, to keep CI within its time limit: the registry-wide layer gradient checks
+  # (LayerGradient) and the normaliser's searches (Normalize.*) run 100-300x slower unoptimised with ASan;
+  # both run in the release tier above, and every op's gradient check still runs here.
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --preset debug -j "$(nproc)" -L "fast|gradcheck" \
+    -E "LayerGradient|Normalize[.]"
 fi
 echo "tests: $((SECONDS - start)) s in all"

@@ -160,9 +160,7 @@ TEST(Graph, LayerTypesShorthand) {
   for (const LayerSpec& l : s.layers) types.push_back(l.type);
   EXPECT_EQ(types, (std::vector<std::string>{"mlstm", "swiglu", "mh-attention", "swiglu", "mlstm", "swiglu"}));
   EXPECT_EQ(s.layers[2].config.get<int64_t>("n_heads"), 8);
-  const bool has_qk_norm = builtin_layers().defaults("mh-attention").contains("qk_norm");
-  EXPECT_EQ(s.layers[2].config.contains("qk_norm"), has_qk_norm);
-  if (has_qk_norm) EXPECT_TRUE(s.layers[2].config.get<bool>("qk_norm"));
+  EXPECT_TRUE(s.layers[2].config.get<bool>("qk_norm"));
   const ArchSpec f = spec_from("layer_types: [mlstm]\nfeed_forward: {type: mlp, dim_inner: 256}");
   EXPECT_EQ(f.layers[1].type, "mlp");
   EXPECT_EQ(f.layers[1].config.get<int64_t>("dim_inner"), 256);
