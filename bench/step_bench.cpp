@@ -98,6 +98,7 @@ StepTiming time_steps(const Workload& w, int steps, int warmup, OpProfile* profi
   timing.params = model.params().num_params();
   std::vector<double> optimizer_ms, process_ms, thread_ms;
   Tape tape;
+  tape.set_free_in_backward(true);  // as the trainer does
   for (int s = 0; s < warmup + steps; ++s) {
     const bool timed = s >= warmup;
     tape.set_profile(timed ? profile : nullptr);

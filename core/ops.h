@@ -29,6 +29,10 @@ Var sub(Var a, Var b);
 Var mul(Var a, Var b);
 Var div(Var a, Var b);
 Var add_scalar(Var a, double s);
+// a + b, written into b's memory when a and b have the same shape and the tape allows it
+// (Tape::can_overwrite: b's producer never reads its result): for a caller that is b's only consumer,
+// like the residual x + layer(x), it saves a tensor per layer. Otherwise exactly add(a, b).
+Var add_into(Var a, Var b);
 Var mul_scalar(Var a, double s);
 
 inline Var operator+(Var a, Var b) { return add(a, b); }

@@ -30,14 +30,17 @@ inline T apply(T a, T b) {
   if constexpr (K == Binary::div) return a / b;
 }
 
+// With into_b, the result goes into b's memory when that is allowed (see add_into).
 template <Binary K>
-Var binary(OpId op, Var a, Var b) {
+Var binary(OpId op, Var a, Var b, bool into_b = false) {
   const char* name = op_name(op);
   Tape& tape = detail::tape_of(a, name);
   detail::tape_of(b, name);
   detail::check_same_dtype(a, b, name);
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = tape.alloc(shape, a.dtype());
+  // Elementwise, each result element is written after its inputs are read: b's memory can take it.
+  const bool reuse_b = into_b && a.shape() == b.shape() && tape.can_overwrite(b);
+  Tensor out = reuse_b ? b.value() : tape.alloc(shape, a.dtype());
   dispatch_float(a.dtype(), name, [&]<typename T>() {
     const T* pa = a.value().template data<T>();
     const T* pb = b.value().template data<T>();
@@ -121,6 +124,7 @@ void binary_backward(Tape& tape, const Node& n) {
 }  // namespace
 
 Var add(Var a, Var b) { return binary<Binary::add>(OpId::add, a, b); }
+Var add_into(Var a, Var b) { return binary<Binary::add>(OpId::add, a, b, true); }
 Var sub(Var a, Var b) { return binary<Binary::sub>(OpId::sub, a, b); }
 Var mul(Var a, Var b) { return binary<Binary::mul>(OpId::mul, a, b); }
 Var div(Var a, Var b) { return binary<Binary::div>(OpId::div, a, b); }

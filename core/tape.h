@@ -10,7 +10,9 @@
 //   * broadcasting ops reduce their output gradient back to each input's shape in one central function,
 //     accumulate_unbroadcast (core/broadcast.h).
 // Every tensor a step creates comes from the tape's arena and lives until reset(); a steady-state step
-// therefore performs no heap allocation (tests/unit/test_no_alloc.cpp).
+// therefore performs no heap allocation (tests/unit/test_no_alloc.cpp). With set_free_in_backward(true)
+// (the trainer's setting) backward() hands memory back to the arena as soon as nothing can read it any
+// more, which lowers the step's peak memory; see set_free_in_backward.
 #pragma once
 
 #include <chrono>
@@ -47,6 +49,7 @@ struct Node {
   int32_t num_inputs;
   Tensor saved[2];      // tensors kept for backward beyond inputs and output (arena memory)
   OpAttrs attrs;
+  bool owns_saved[2] = {false, false};  // saved[k] is arena memory this node alone allocated
 };
 
 // A handle to a value on a tape: cheap to copy, valid until the tape's reset().
@@ -79,7 +82,7 @@ class Tape {
 
   Arena& arena() { return arena_; }
   // Uninitialised / zero-filled tensors valid until reset().
-  Tensor alloc(const Shape& shape, DType dtype) { return Tensor::in_arena(arena_, shape, dtype); }
+  Tensor alloc(const Shape& shape, DType dtype);
   Tensor zeros(const Shape& shape, DType dtype);
 
   // A leaf value. With requires_grad, gradients accumulate into `grad` when given (it must match the
@@ -101,6 +104,20 @@ class Tape {
   // Runs backward from `root`, seeding its gradient with `seed` (default: ones; root must then be a
   // single element). Nodes run in reverse order of recording.
   void backward(Var root, const Tensor& seed = {});
+
+  // When on, backward() returns memory to the arena once nothing can read it: after a node's backward
+  // rule has run, its result's value, its result's gradient and its saved tensors (whatever of them the
+  // op allocated itself, not views of other values), and the scratch the rule allocated. Every reader of
+  // a result is a later node, whose backward has already run, so this changes no computed value; but
+  // after backward() only leaf values and leaf gradients may be read (the trainer scores a batch before
+  // its backward). Off by default: tests read intermediate values after backward.
+  void set_free_in_backward(bool on) { free_in_backward_ = on; }
+
+  // Whether the op about to consume `v` may write its result into v's memory. True when v is an op's
+  // result in memory of its own (not a view, not itself written in place) and that op's backward never
+  // reads its result (linear, matmul, add, sub, mul, embedding), or no node was recorded for it. The
+  // caller must also know it is v's only consumer; the backbone's residual add is the typical case.
+  bool can_overwrite(Var v) const;
 
   // Forgets every value and node and releases the arena for the next step.
   void reset();
@@ -133,11 +150,22 @@ class Tape {
   size_t num_values() const { return values_.size(); }
 
  private:
+  // A range of arena memory a value, gradient or saved tensor owns (freed with it in free_in_backward).
+  struct Allocation {
+    void* begin = nullptr;
+    size_t bytes = 0;
+  };
   struct Value {
     Tensor data;
     Tensor grad;
     bool requires_grad = false;
+    bool overwritable = false;  // see can_overwrite
+    Allocation data_memory, grad_memory;
   };
+  // Removes and returns the allocation made since the last record that `t` occupies exactly, if any.
+  Allocation claim(const Tensor& t);
+  void release(Allocation& a);
+  void run_backward_rule(const Node& n);
 
   using Clock = std::chrono::steady_clock;
   // Starts the interval the next recorded op is charged for (profiling only).
@@ -151,7 +179,11 @@ class Tape {
   std::vector<Value> values_;
   std::vector<Node> nodes_;
   std::vector<int32_t> inputs_;
+  std::vector<Allocation> unclaimed_;  // allocated since the last record (forward) or rule start (backward)
+  const Node* running_ = nullptr;      // the node whose backward rule is running
   bool grad_enabled_ = true;
+  bool free_in_backward_ = false;
+  bool backward_ran_ = false;
 };
 
 // Disables recording for its lifetime (evaluation): ops still compute, no node is kept.

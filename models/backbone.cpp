@@ -68,7 +68,8 @@ Var Model::logits(Tape& tape, const Tensor& tokens) const {
             "model: tokens must be [batch, length] with length <= {}, got {}", seq_len_, tokens.shape().str());
   const int64_t T = tokens.dim(1);
   Var x = embedding(embedding_.on(tape), tokens);  // [B, T, D]
-  for (size_t i = 0; i < layers_.size(); ++i) x = x + layers_[i]->forward(tape, norms_[i](tape, x));
+  // The residual sum may take the memory of the layer's output, which nothing else reads.
+  for (size_t i = 0; i < layers_.size(); ++i) x = add_into(x, layers_[i]->forward(tape, norms_[i](tape, x)));
   if (kind_ == BackboneKind::language_model) return head_(tape, final_norm_(tape, x));
 
   Var h = slice(x, 1, T - 1, T);                                  // [B, 1, D]: the last position

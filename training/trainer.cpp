@@ -48,6 +48,8 @@ Trainer::Trainer(Module& model, const TrainData& data, const TrainConfig& config
             "train: need lr > 0 and 0 <= min_lr <= lr, got lr {} and min_lr {}", config.lr, config.min_lr);
   MAD_CHECK(config.weight_decay >= 0, "train: weight decay must be >= 0, got {}", config.weight_decay);
   check_data();
+  // A batch is scored before its backward, so nothing reads the step's intermediates after it.
+  tape_.set_free_in_backward(true);
 }
 
 void Trainer::check_data() const {
