@@ -46,7 +46,8 @@ class Parallel : public Layer {
 
   // x [B, T, D] -> [B, T, D]
   Var forward(Tape& tape, Var x) const override {
-    std::vector<Var> ys;  // n x [B, T, D]
+    std::vector<Var>& ys = branch_outputs_;  // n x [B, T, D]
+    ys.clear();
     for (const auto& branch : branches_) ys.push_back(branch->forward(tape, x));
     const int last = x.shape().rank() - 1;
     if (combine_ == "concat") return proj_(tape, concat(std::span<const Var>(ys), last));  // [B, T, n*D] -> [B, T, D]
@@ -66,6 +67,9 @@ class Parallel : public Layer {
 
  private:
   std::vector<std::unique_ptr<Layer>> branches_;
+  // The branch results of the running forward, kept as a member so that steps after the first allocate
+  // nothing (the no-allocation test covers every layer).
+  mutable std::vector<Var> branch_outputs_;
   std::string combine_;
   Linear proj_, gate_;
 };

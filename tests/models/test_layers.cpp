@@ -2,6 +2,9 @@
 // defaults, counts and state sizes against mad-protocol.md sections 6 and 7.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cmath>
+
 #include "config/yaml.h"
 #include "models/backbone.h"
 #include "tests/support/gradcheck.h"
@@ -38,6 +41,13 @@ config::Value small_overrides(const std::string& name) {
   return o;
 }
 
+// A layer name as a test name: "mh-attention" -> "mh_attention".
+std::string layer_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return s;
+}
+
 class LayerGradient : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LayerGradient, MatchesFiniteDifferences) {
@@ -59,11 +69,7 @@ TEST_P(LayerGradient, MatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, LayerGradient, ::testing::ValuesIn(builtin_layers().names()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string s = info.param;
-                           for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return s;
-                         });
+                         layer_test_name);
 
 // Parameter counts at D = 128 (mad-protocol.md section 7) and state sizes.
 TEST(Registry, ReferenceCountsAndStates) {
@@ -220,6 +226,82 @@ TEST(Backbone, LanguageModelIsCausal) {
   for (int64_t i = 6 * 10; i < 8 * 10; ++i) changed |= la.item(i) != lb.item(i);
   EXPECT_TRUE(changed);
 }
+
+}  // namespace
+}  // namespace mad::models
+
+namespace mad::models {
+namespace {
+
+// One forward and backward of `layer` on `x` in float32, the loss sum(y * r) for a fixed random r. Returns
+// the input gradient followed by every parameter gradient. With free_in_backward the arena overwrites
+// what it gets back with NaN bytes (and AddressSanitizer poisons it), so a rule that read freed memory
+// would change the gradients.
+std::vector<float> layer_gradients(const Layer& layer, ParamStore& params, const Tensor& x, bool free_in_backward) {
+  Tape tape;
+  tape.set_free_in_backward(free_in_backward);
+  tape.arena().set_fill_released(true);
+  params.zero_grad();
+  Var in = tape.leaf(x, true);
+  Var y = layer.forward(tape, in);
+  Var loss = sum_all(y * tape.constant(testing::randn(y.shape(), 17).to(DType::F32)));
+  tape.backward(loss);
+  std::vector<float> out(in.grad().span<float>().begin(), in.grad().span<float>().end());
+  for (float g : params.grads().span<float>()) out.push_back(g);
+  return out;
+}
+
+class LayerFreeInBackward : public ::testing::TestWithParam<std::string> {};
+
+// Freeing memory during backward changes no gradient, bit for bit, for every layer of the registry.
+TEST_P(LayerFreeInBackward, GivesTheGradientsOfKeepingEverything) {
+  const std::string name = GetParam();
+  constexpr int64_t D = 16, T = 6;
+  const config::Value cfg = builtin_layers().resolve(name, small_overrides(name), D);
+  ParamStore params(DType::F32);
+  auto layer = builtin_layers().find(name).build(cfg, ParamScope(params), {D, T, LinearInit::pytorch_default});
+  params.finalize(3);
+  const Tensor x = testing::randn({2, T, D}, 5).to(DType::F32);
+  const std::vector<float> kept = layer_gradients(*layer, params, x, false);
+  const std::vector<float> freed = layer_gradients(*layer, params, x, true);
+  ASSERT_EQ(kept.size(), freed.size());
+  for (size_t i = 0; i < kept.size(); ++i) {
+    ASSERT_FALSE(std::isnan(kept[i])) << name << ": gradient " << i << " is NaN without freeing";
+    ASSERT_EQ(std::bit_cast<uint32_t>(kept[i]), std::bit_cast<uint32_t>(freed[i]))
+        << name << ": gradient " << i << " is " << kept[i] << " keeping everything, " << freed[i] << " freeing";
+  }
+}
+
+// The whole model (embedding, residual adds written into the layer outputs, head, cross-entropy) gives
+// the same parameter gradients with freeing on, and a smaller footprint.
+TEST(Model, FreeInBackwardGivesTheSameGradients) {
+  const ArchSpec spec = arch_from_names(std::vector<std::string>{"mh-attention", "swiglu", "hyena", "swiglu"}, 128);
+  Model model(spec, BackboneKind::language_model, 16, 12);
+  model.initialize(3);
+  Tensor tokens = Tensor::zeros({3, 12}, DType::I32), targets = Tensor::zeros({36}, DType::I32);
+  for (int64_t i = 0; i < 36; ++i) {
+    tokens.data<int32_t>()[i] = static_cast<int32_t>(i * 7 % 16);
+    targets.data<int32_t>()[i] = static_cast<int32_t>(i * 5 % 16);
+  }
+  auto step = [&](bool free_in_backward, std::vector<float>& grads) {
+    Tape tape;
+    tape.set_free_in_backward(free_in_backward);
+    tape.arena().set_fill_released(true);
+    model.params().zero_grad();
+    Var logits = model.logits(tape, tokens);
+    tape.backward(cross_entropy(reshape(logits, {36, 16}), targets, -100));
+    grads.assign(model.params().grads().span<float>().begin(), model.params().grads().span<float>().end());
+    return tape.arena().high_water();
+  };
+  std::vector<float> kept, freed;
+  const size_t kept_bytes = step(false, kept), freed_bytes = step(true, freed);
+  EXPECT_LT(freed_bytes, kept_bytes * 3 / 4);
+  ASSERT_EQ(kept.size(), freed.size());
+  for (size_t i = 0; i < kept.size(); ++i) ASSERT_EQ(std::bit_cast<uint32_t>(kept[i]), std::bit_cast<uint32_t>(freed[i])) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, LayerFreeInBackward, ::testing::ValuesIn(builtin_layers().names()),
+                         layer_test_name);
 
 }  // namespace
 }  // namespace mad::models

@@ -12,6 +12,7 @@
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "core/params.h"
+#include "models/backbone.h"
 #include "training/adamw.h"
 
 #ifndef MAD_SANITIZED
@@ -84,46 +85,91 @@ struct TinyModel {
   }
 };
 
-void run_steady_state_check(int threads) {
-#ifdef MAD_SANITIZED
-  GTEST_SKIP() << "allocation counting is not possible under AddressSanitizer";
-#else
-  set_num_threads(threads);
-  TinyModel model;
-  AdamW optimizer(model.params, {.lr = 1e-3});
-  Tensor tokens = Tensor::zeros({TinyModel::B, TinyModel::T}, DType::I32);
-  Tensor targets = Tensor::zeros({TinyModel::B * TinyModel::T}, DType::I32);
-  for (int64_t i = 0; i < tokens.numel(); ++i) {
-    tokens.data<int32_t>()[i] = static_cast<int32_t>(i % TinyModel::V);
-    targets.data<int32_t>()[i] = static_cast<int32_t>((i * 7) % TinyModel::V);
-  }
+// Counts heap allocations over 5 steady-state training steps (after 3 warm-up steps) of `loss`, with the
+// trainer's settings (memory freed during backward). Returns the count; checks that the loss falls.
+template <typename LossFn>
+long steady_state_allocations(ParamStore& params, LossFn&& loss_of) {
+  AdamW optimizer(params, {.lr = 1e-3});
   Tape tape(1024);  // deliberately small: the warm-up steps must grow it
+  tape.set_free_in_backward(true);
   auto step = [&] {
     tape.reset();
-    model.params.zero_grad();
-    Var loss = model.loss(tape, tokens, targets);
+    params.zero_grad();
+    Var loss = loss_of(tape);
+    const double value = loss.value().item();  // read before backward frees it
     tape.backward(loss);
     optimizer.step(1e-3);
-    return loss.value().item();
+    return value;
   };
   for (int i = 0; i < 3; ++i) step();  // warm-up: the arena and the tape's lists reach their size
 
   g_allocations = 0;
   g_counting = true;
   Eigen::internal::set_is_malloc_allowed(false);
-  double first = 0, last = 0;
-  first = step();
+  const double first = step();
+  double last = first;
   for (int i = 0; i < 4; ++i) last = step();
   Eigen::internal::set_is_malloc_allowed(true);
   g_counting = false;
-  EXPECT_EQ(g_allocations.load(), 0) << "heap allocations during 5 steady-state steps";
   EXPECT_LT(last, first) << "the steps should be training the model";
+  return g_allocations.load();
+}
+
+void run_steady_state_check(int threads) {
+#ifdef MAD_SANITIZED
+  GTEST_SKIP() << "allocation counting is not possible under AddressSanitizer";
+#else
+  set_num_threads(threads);
+  TinyModel model;
+  Tensor tokens = Tensor::zeros({TinyModel::B, TinyModel::T}, DType::I32);
+  Tensor targets = Tensor::zeros({TinyModel::B * TinyModel::T}, DType::I32);
+  for (int64_t i = 0; i < tokens.numel(); ++i) {
+    tokens.data<int32_t>()[i] = static_cast<int32_t>(i % TinyModel::V);
+    targets.data<int32_t>()[i] = static_cast<int32_t>((i * 7) % TinyModel::V);
+  }
+  const long allocations =
+      steady_state_allocations(model.params, [&](Tape& tape) { return model.loss(tape, tokens, targets); });
+  EXPECT_EQ(allocations, 0) << "heap allocations during 5 steady-state steps";
   set_num_threads(1);
 #endif
 }
 
 TEST(NoAllocation, SteadyStateStepOneThread) { run_steady_state_check(1); }
 TEST(NoAllocation, SteadyStateStepTwoThreads) { run_steady_state_check(2); }
+
+// Every layer of the registry, alone in the language-model backbone at D = 128 (reference defaults), on
+// two threads: the steady-state step allocates nothing.
+class NoAllocationLayer : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(NoAllocationLayer, SteadyStateStep) {
+#ifdef MAD_SANITIZED
+  GTEST_SKIP() << "allocation counting is not possible under AddressSanitizer";
+#else
+  set_num_threads(2);
+  constexpr int64_t V = 16, B = 2, T = 40;  // longer than the sliding windows (32)
+  const std::string name = GetParam();
+  models::Model model(models::arch_from_names(std::vector<std::string>{name}, 128),
+                      models::BackboneKind::language_model, V, T);
+  model.initialize(1);
+  Tensor tokens = Tensor::zeros({B, T}, DType::I32), targets = Tensor::zeros({B * T}, DType::I32);
+  for (int64_t i = 0; i < B * T; ++i) {
+    tokens.data<int32_t>()[i] = static_cast<int32_t>(i % V);
+    targets.data<int32_t>()[i] = static_cast<int32_t>((i * 7) % V);
+  }
+  const long allocations = steady_state_allocations(model.params(), [&](Tape& tape) {
+    return cross_entropy(reshape(model.logits(tape, tokens), {B * T, V}), targets);
+  });
+  EXPECT_EQ(allocations, 0) << name << ": heap allocations during 5 steady-state steps";
+  set_num_threads(1);
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, NoAllocationLayer, ::testing::ValuesIn(models::builtin_layers().names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string s = info.param;
+                           for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return s;
+                         });
 
 // The counter itself works: a deliberate allocation inside the window is seen.
 TEST(NoAllocation, CounterSeesAnAllocation) {
