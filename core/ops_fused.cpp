@@ -42,6 +42,15 @@ void gate_grad_a(const T* __restrict a, const T* __restrict b, const T* __restri
   }
 }
 
+// The same, written over g: for the gradient of a that takes over the result's gradient buffer.
+template <typename T>
+void gate_grad_a_over_g(const T* __restrict a, const T* __restrict b, T* __restrict g, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const T x = a[i], s = kernels::vsigmoid(x);
+    g[i] = g[i] * b[i] * (s * (T(1) + x * (T(1) - s)));
+  }
+}
+
 template <typename T>
 void gate_grad_b(const T* __restrict a, const T* __restrict g, T* __restrict gb, int64_t i0, int64_t i1) {
   for (int64_t i = i0; i < i1; ++i) gb[i] += g[i] * (a[i] * kernels::vsigmoid(a[i]));
@@ -49,22 +58,29 @@ void gate_grad_b(const T* __restrict a, const T* __restrict g, T* __restrict gb,
 
 }  // namespace
 
+// db first, as it reads g; then da, which goes straight into g's buffer when nothing has flowed into a
+// yet (the buffer then becomes a's gradient: no new [.., inner] tensor in the step's peak).
 void backward_swiglu_gate(Tape& tape, const Node& n) {
   const int32_t ia = tape.input(n, 0), ib = tape.input(n, 1);
   const Tensor& a = tape.value(ia);
   const Tensor& b = tape.value(ib);
   const Tensor& g = tape.grad(n.output);
-  const Tensor no_grad;
-  const Tensor& ga = tape.needs_grad(ia) ? tape.grad_acc(ia) : no_grad;
-  const Tensor& gb = tape.needs_grad(ib) ? tape.grad_acc(ib) : no_grad;
   dispatch_float(g.dtype(), "swiglu_gate", [&]<typename T>() {
-    const T *pa = a.data<T>(), *pb = b.data<T>(), *pg = g.data<T>();
-    if (ga.defined())
+    const T *pa = a.data<T>(), *pb = b.data<T>();
+    T* pg = g.data<T>();
+    if (tape.needs_grad(ib)) {
+      T* gb = tape.grad_acc(ib).template data<T>();
+      parallel_for(g.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) { gate_grad_b<T>(pa, pg, gb, i0, i1); });
+    }
+    if (!tape.needs_grad(ia)) return;
+    if (tape.grad(ia).defined()) {
+      T* ga = tape.grad(ia).template data<T>();
+      parallel_for(g.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) { gate_grad_a<T>(pa, pb, pg, ga, i0, i1); });
+    } else {
       parallel_for(g.numel(), detail::kParallelGrain,
-                   [&](int64_t i0, int64_t i1) { gate_grad_a<T>(pa, pb, pg, ga.data<T>(), i0, i1); });
-    if (gb.defined())
-      parallel_for(g.numel(), detail::kParallelGrain,
-                   [&](int64_t i0, int64_t i1) { gate_grad_b<T>(pa, pg, gb.data<T>(), i0, i1); });
+                   [&](int64_t i0, int64_t i1) { gate_grad_a_over_g<T>(pa, pb, pg, i0, i1); });
+      tape.add_grad(ia, g, /*may_adopt=*/true);
+    }
   });
 }
 
