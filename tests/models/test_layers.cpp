@@ -4,10 +4,12 @@
 
 #include <bit>
 #include <cmath>
+#include <tuple>
 
 #include "config/yaml.h"
 #include "models/backbone.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/layer_run.h"
 
 namespace mad::models {
 namespace {
@@ -117,35 +119,27 @@ TEST(Registry, SlstmCountAndState) {
   EXPECT_EQ(model.layer_state(0).floats, 896);
 }
 
-// The kernels of an mLSTM layer agree: same parameters, same input, same output and parameter gradients.
+// The kernels of an mLSTM layer agree: same parameters, same input, same output and every gradient.
 TEST(Registry, MlstmKernelsAgree) {
   constexpr int64_t D = 16, T = 12;
+  testing::LayerRunOptions options;
+  options.reinitialize = [](ParamStore& params) {  // gates away from their init
+    Rng rng(4);
+    for (const auto& e : params.entries()) initialize(e.value, Init::normal(0, 0.5), rng);
+  };
   auto run = [&](const char* kernel, int64_t chunk) {
     config::Value o = small_overrides("mlstm-block");
     o.set("kernel", config::Value(std::string(kernel)));
     o.set("chunk_size", config::Value(chunk));
-    const config::Value cfg = builtin_layers().resolve("mlstm-block", o, D);
-    ParamStore params(DType::F64);
-    auto layer = builtin_layers().find("mlstm-block").build(cfg, ParamScope(params), {D, T, LinearInit::pytorch_default});
-    params.finalize(3);
-    Rng rng(4);
-    for (const auto& e : params.entries()) initialize(e.value, Init::normal(0, 0.5), rng);  // gates away from init
-    Tape tape;
-    Var y = layer->forward(tape, tape.constant(testing::randn({2, T, D}, 5)));
-    std::vector<double> out = y.value().to_vector<double>();
-    tape.backward(sum_all(y * tape.constant(testing::randn({2, T, D}, 6))));
-    const std::vector<double> g = params.grads().to_vector<double>();
-    out.insert(out.end(), g.begin(), g.end());
-    return out;
+    return testing::run_layer("mlstm-block", o, D, T, options);
   };
-  const std::vector<double> ref = run("recurrent", 1);
+  const testing::LayerRun ref = run("recurrent", 1);
   for (const auto& [kernel, chunk] : std::vector<std::pair<const char*, int64_t>>{
            {"parallel", 1}, {"chunkwise", 1}, {"chunkwise", 4}, {"chunkwise", 5}, {"chunkwise", 12}}) {
-    const std::vector<double> r = run(kernel, chunk);
-    ASSERT_EQ(r.size(), ref.size());
-    double worst = 0;
-    for (size_t j = 0; j < r.size(); ++j) worst = std::max(worst, std::abs(r[j] - ref[j]));
-    EXPECT_LE(worst, 1e-10) << kernel << " chunk " << chunk;
+    const testing::LayerRun r = run(kernel, chunk);
+    EXPECT_LE(testing::max_rel_diff(r.out, ref.out), 1e-10) << kernel << " chunk " << chunk;
+    EXPECT_LE(testing::max_rel_diff(r.dx, ref.dx), 1e-10) << kernel << " chunk " << chunk;
+    EXPECT_LE(testing::max_rel_diff(r.dparams, ref.dparams), 1e-10) << kernel << " chunk " << chunk;
   }
 }
 
@@ -233,42 +227,28 @@ TEST(Backbone, LanguageModelIsCausal) {
 namespace mad::models {
 namespace {
 
-// One forward and backward of `layer` on `x` in float32, the loss sum(y * r) for a fixed random r. Returns
-// the input gradient followed by every parameter gradient. With free_in_backward the arena overwrites
-// what it gets back with NaN bytes (and AddressSanitizer poisons it), so a rule that read freed memory
-// would change the gradients.
-std::vector<float> layer_gradients(const Layer& layer, ParamStore& params, const Tensor& x, bool free_in_backward) {
-  Tape tape;
-  tape.set_free_in_backward(free_in_backward);
-  tape.arena().set_fill_released(true);
-  params.zero_grad();
-  Var in = tape.leaf(x, true);
-  Var y = layer.forward(tape, in);
-  Var loss = sum_all(y * tape.constant(testing::randn(y.shape(), 17).to(DType::F32)));
-  tape.backward(loss);
-  std::vector<float> out(in.grad().span<float>().begin(), in.grad().span<float>().end());
-  for (float g : params.grads().span<float>()) out.push_back(g);
-  return out;
-}
-
 class LayerFreeInBackward : public ::testing::TestWithParam<std::string> {};
 
 // Freeing memory during backward changes no gradient, bit for bit, for every layer of the registry.
+// Freeing memory during backward changes no gradient, bit for bit, for every layer of the registry (in
+// float32, as trained). Released memory is filled with NaN (and poisoned under AddressSanitizer), so a
+// backward rule that read freed memory would change the gradients.
 TEST_P(LayerFreeInBackward, GivesTheGradientsOfKeepingEverything) {
   const std::string name = GetParam();
-  constexpr int64_t D = 16, T = 6;
-  const config::Value cfg = builtin_layers().resolve(name, small_overrides(name), D);
-  ParamStore params(DType::F32);
-  auto layer = builtin_layers().find(name).build(cfg, ParamScope(params), {D, T, LinearInit::pytorch_default});
-  params.finalize(3);
-  const Tensor x = testing::randn({2, T, D}, 5).to(DType::F32);
-  const std::vector<float> kept = layer_gradients(*layer, params, x, false);
-  const std::vector<float> freed = layer_gradients(*layer, params, x, true);
-  ASSERT_EQ(kept.size(), freed.size());
-  for (size_t i = 0; i < kept.size(); ++i) {
-    ASSERT_FALSE(std::isnan(kept[i])) << name << ": gradient " << i << " is NaN without freeing";
-    ASSERT_EQ(std::bit_cast<uint32_t>(kept[i]), std::bit_cast<uint32_t>(freed[i]))
-        << name << ": gradient " << i << " is " << kept[i] << " keeping everything, " << freed[i] << " freeing";
+  testing::LayerRunOptions options;
+  options.dtype = DType::F32;
+  const testing::LayerRun kept = testing::run_layer(name, small_overrides(name), 16, 6, options);
+  options.free_in_backward = true;
+  const testing::LayerRun freed = testing::run_layer(name, small_overrides(name), 16, 6, options);
+  for (const auto& [a, b, what] : {std::tuple{&kept.dx, &freed.dx, "input gradient"},
+                                   std::tuple{&kept.dparams, &freed.dparams, "parameter gradient"}}) {
+    ASSERT_EQ(a->numel(), b->numel());
+    for (int64_t i = 0; i < a->numel(); ++i) {
+      const float u = a->data<float>()[i], v = b->data<float>()[i];
+      ASSERT_FALSE(std::isnan(u)) << name << ": " << what << " " << i << " is NaN without freeing";
+      ASSERT_EQ(std::bit_cast<uint32_t>(u), std::bit_cast<uint32_t>(v))
+          << name << ": " << what << " " << i << " is " << u << " keeping everything, " << v << " freeing";
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "models/backbone.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/layer_run.h"
 
 namespace mad::models {
 namespace {
@@ -85,39 +86,15 @@ TEST(MixerCounts, MhHyenaAsConfiguredLayout) {
 void expect_forms_agree(const std::string& name, const std::string& key, const config::Value& a,
                         const config::Value& b, int64_t D, int64_t T, double tol,
                         config::Value base = config::Value::map()) {
-  struct Result {
-    Tensor out, dx, dparams;
-  };
   auto run = [&](const config::Value& form) {
     config::Value o = base;
     o.set(key, form);
-    const config::Value cfg = builtin_layers().resolve(name, o, D);
-    ParamStore params(DType::F64);
-    const BuildContext ctx{D, T, LinearInit::pytorch_default};
-    auto layer = builtin_layers().find(name).build(cfg, ParamScope(params), ctx);
-    params.finalize(17);
-    params.zero_grad();
-    Tape tape;
-    Result r{Tensor(), Tensor::zeros({2, T, D}, DType::F64), Tensor()};
-    Var x = tape.leaf(testing::randn({2, T, D}, 4), true, r.dx);
-    Var y = layer->forward(tape, x);
-    r.out = y.value().clone();
-    tape.backward(y, testing::randn(y.shape(), 5));
-    r.dparams = params.grads().clone();
-    return r;
+    return testing::run_layer(name, o, D, T);
   };
-  const Result ra = run(a), rb = run(b);
-  auto rel = [](const Tensor& p, const Tensor& q) {
-    double diff = 0, norm = 1;
-    for (int64_t i = 0; i < p.numel(); ++i) {
-      diff = std::max(diff, std::abs(p.item(i) - q.item(i)));
-      norm = std::max(norm, std::abs(q.item(i)));
-    }
-    return diff / norm;
-  };
-  EXPECT_LT(rel(ra.out, rb.out), tol) << name << " output";
-  EXPECT_LT(rel(ra.dx, rb.dx), tol) << name << " input gradient";
-  EXPECT_LT(rel(ra.dparams, rb.dparams), tol) << name << " parameter gradients";
+  const testing::LayerRun ra = run(a), rb = run(b);
+  EXPECT_LT(testing::max_rel_diff(ra.out, rb.out), tol) << name << " output";
+  EXPECT_LT(testing::max_rel_diff(ra.dx, rb.dx), tol) << name << " input gradient";
+  EXPECT_LT(testing::max_rel_diff(ra.dparams, rb.dparams), tol) << name << " parameter gradients";
 }
 
 TEST(MixerForms, LinearAttentionRunningSumsEqualQuadratic) {

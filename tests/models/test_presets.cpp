@@ -7,6 +7,7 @@
 #include "config/yaml.h"
 #include "models/describe.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/layer_run.h"
 
 namespace mad::models {
 namespace {
@@ -50,34 +51,27 @@ TEST(MlstmPreup, CountAndStateAtD128) {
   EXPECT_TRUE(model.layer_state(0).fixed);
 }
 
-// The block's mLSTM kernels agree (values and parameter gradients) at a small size.
+// The block's mLSTM kernels agree (values and every gradient) at a small size.
 TEST(MlstmPreup, KernelsAgree) {
   constexpr int64_t D = 16, T = 10;
+  testing::LayerRunOptions options;
+  options.reinitialize = [](ParamStore& params) {  // gates away from their init
+    Rng rng(4);
+    for (const auto& e : params.entries()) initialize(e.value, Init::normal(0, 0.3), rng);
+  };
   auto run = [&](const char* kernel, int64_t chunk) {
     config::Value o = config::Value::map();
     o.set("kernel", config::Value(std::string(kernel)));
     o.set("chunk_size", config::Value(chunk));
     o.set("cell_eps", config::Value(0.0));
-    const config::Value cfg = builtin_layers().resolve("mlstm-preup-block", o, D);
-    ParamStore params(DType::F64);
-    auto layer = builtin_layers().find("mlstm-preup-block").build(cfg, ParamScope(params), {D, T, LinearInit::pytorch_default});
-    params.finalize(3);
-    Rng rng(4);
-    for (const auto& e : params.entries()) initialize(e.value, Init::normal(0, 0.3), rng);  // gates away from init
-    Tape tape;
-    Var y = layer->forward(tape, tape.constant(testing::randn({2, T, D}, 5)));
-    std::vector<double> out = y.value().to_vector<double>();
-    tape.backward(sum_all(y * tape.constant(testing::randn({2, T, D}, 6))));
-    const std::vector<double> g = params.grads().to_vector<double>();
-    out.insert(out.end(), g.begin(), g.end());
-    return out;
+    return testing::run_layer("mlstm-preup-block", o, D, T, options);
   };
-  const std::vector<double> ref = run("recurrent", 1);
+  const testing::LayerRun ref = run("recurrent", 1);
   for (const auto& [kernel, chunk] : std::vector<std::pair<const char*, int64_t>>{{"parallel", 1}, {"chunkwise", 4}}) {
-    const std::vector<double> r = run(kernel, chunk);
-    double worst = 0;
-    for (size_t j = 0; j < r.size(); ++j) worst = std::max(worst, std::abs(r[j] - ref[j]));
-    EXPECT_LE(worst, 1e-10) << kernel;
+    const testing::LayerRun r = run(kernel, chunk);
+    EXPECT_LE(testing::max_rel_diff(r.out, ref.out), 1e-10) << kernel;
+    EXPECT_LE(testing::max_rel_diff(r.dx, ref.dx), 1e-10) << kernel;
+    EXPECT_LE(testing::max_rel_diff(r.dparams, ref.dparams), 1e-10) << kernel;
   }
 }
 

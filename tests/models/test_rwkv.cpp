@@ -9,6 +9,7 @@
 
 #include "models/backbone.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/layer_run.h"
 
 namespace mad::models {
 namespace {
@@ -73,41 +74,17 @@ TEST(RwkvInit, ReferenceValues) {
   for (int64_t i = 0; i < w1.numel(); ++i) ASSERT_LE(std::abs(w1.item(i)), 1e-4);
 }
 
-// Builds `name` at width D with overrides `o`, optionally redraws every low-rank projection of RWKV-6 from
-// N(0, 0.5^2) (so that the decay and token shift really depend on the data), and returns the layer's
-// output and every gradient for a random input and cotangent.
-struct LayerRun {
-  Tensor out, dx, dparams;
-};
-LayerRun run_layer(const std::string& name, const config::Value& o, int64_t D, int64_t T, bool strong_lora) {
-  const config::Value cfg = builtin_layers().resolve(name, o, D);
-  ParamStore params(DType::F64);
-  const BuildContext ctx{D, T, LinearInit::pytorch_default};
-  auto layer = builtin_layers().find(name).build(cfg, ParamScope(params), ctx);
-  params.finalize(17);
-  Rng rng(3);
-  if (strong_lora)
+// Redraws every low-rank projection of RWKV-6 from N(0, 0.5^2), so that the decay and token shift
+// really depend on the data.
+testing::LayerRunOptions strong_lora_options() {
+  testing::LayerRunOptions options;
+  options.reinitialize = [](ParamStore& params) {
+    Rng rng(3);
     for (const auto& e : params.entries())
       if (e.name.find("_w1") != std::string::npos || e.name.find("_w2") != std::string::npos)
         initialize(e.value, Init::normal(0, 0.5), rng);
-  params.zero_grad();
-  Tape tape;
-  LayerRun r{Tensor(), Tensor::zeros({2, T, D}, DType::F64), Tensor()};
-  Var x = tape.leaf(testing::randn({2, T, D}, 4), true, r.dx);
-  Var y = layer->forward(tape, x);
-  r.out = y.value().clone();
-  tape.backward(y, testing::randn(y.shape(), 5));
-  r.dparams = params.grads().clone();
-  return r;
-}
-
-double max_rel_diff(const Tensor& p, const Tensor& q) {
-  double diff = 0, norm = 1;
-  for (int64_t i = 0; i < p.numel(); ++i) {
-    diff = std::max(diff, std::abs(p.item(i) - q.item(i)));
-    norm = std::max(norm, std::abs(q.item(i)));
-  }
-  return diff / norm;
+  };
+  return options;
 }
 
 // T = 37 spans three 16-step chunks of the chunkwise form; D = 16 with 4 heads of 4.
@@ -123,12 +100,14 @@ TEST(RwkvForms, ChunkedWkvEqualsRecurrence) {
         o.set("time_decay_extra_dim", config::Value(5));
       }
       o.set("mode", config::Value(std::string("chunk")));
-      const LayerRun chunk = run_layer(name, o, 16, 37, strong);
+      const testing::LayerRunOptions options = strong ? strong_lora_options() : testing::LayerRunOptions{};
+      const testing::LayerRun chunk = testing::run_layer(name, o, 16, 37, options);
       o.set("mode", config::Value(std::string("recurrent")));
-      const LayerRun step = run_layer(name, o, 16, 37, strong);
-      EXPECT_LT(max_rel_diff(chunk.out, step.out), 1e-10) << name << " output, strong lora " << strong;
-      EXPECT_LT(max_rel_diff(chunk.dx, step.dx), 1e-10) << name << " input gradient, strong lora " << strong;
-      EXPECT_LT(max_rel_diff(chunk.dparams, step.dparams), 1e-10) << name << " parameter gradients, strong lora " << strong;
+      const testing::LayerRun step = testing::run_layer(name, o, 16, 37, options);
+      EXPECT_LT(testing::max_rel_diff(chunk.out, step.out), 1e-10) << name << " output, strong lora " << strong;
+      EXPECT_LT(testing::max_rel_diff(chunk.dx, step.dx), 1e-10) << name << " input gradient, strong lora " << strong;
+      EXPECT_LT(testing::max_rel_diff(chunk.dparams, step.dparams), 1e-10)
+          << name << " parameter gradients, strong lora " << strong;
     }
   }
 }
