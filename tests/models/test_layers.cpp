@@ -9,6 +9,7 @@
 #include "config/yaml.h"
 #include "models/backbone.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/evaluate.h"
 #include "tests/support/layer_run.h"
 
 namespace mad::models {
@@ -137,9 +138,9 @@ TEST(Registry, MlstmKernelsAgree) {
   for (const auto& [kernel, chunk] : std::vector<std::pair<const char*, int64_t>>{
            {"parallel", 1}, {"chunkwise", 1}, {"chunkwise", 4}, {"chunkwise", 5}, {"chunkwise", 12}}) {
     const testing::LayerRun r = run(kernel, chunk);
-    EXPECT_LE(testing::max_rel_diff(r.out, ref.out), 1e-10) << kernel << " chunk " << chunk;
-    EXPECT_LE(testing::max_rel_diff(r.dx, ref.dx), 1e-10) << kernel << " chunk " << chunk;
-    EXPECT_LE(testing::max_rel_diff(r.dparams, ref.dparams), 1e-10) << kernel << " chunk " << chunk;
+    EXPECT_LE(testing::relative_error(r.out, ref.out), 1e-10) << kernel << " chunk " << chunk;
+    EXPECT_LE(testing::relative_error(r.dx, ref.dx), 1e-10) << kernel << " chunk " << chunk;
+    EXPECT_LE(testing::relative_error(r.dparams, ref.dparams), 1e-10) << kernel << " chunk " << chunk;
   }
 }
 

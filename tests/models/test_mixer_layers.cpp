@@ -8,6 +8,7 @@
 
 #include "models/backbone.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/evaluate.h"
 #include "tests/support/layer_run.h"
 
 namespace mad::models {
@@ -92,9 +93,9 @@ void expect_forms_agree(const std::string& name, const std::string& key, const c
     return testing::run_layer(name, o, D, T);
   };
   const testing::LayerRun ra = run(a), rb = run(b);
-  EXPECT_LT(testing::max_rel_diff(ra.out, rb.out), tol) << name << " output";
-  EXPECT_LT(testing::max_rel_diff(ra.dx, rb.dx), tol) << name << " input gradient";
-  EXPECT_LT(testing::max_rel_diff(ra.dparams, rb.dparams), tol) << name << " parameter gradients";
+  EXPECT_LT(testing::relative_error(ra.out, rb.out), tol) << name << " output";
+  EXPECT_LT(testing::relative_error(ra.dx, rb.dx), tol) << name << " input gradient";
+  EXPECT_LT(testing::relative_error(ra.dparams, rb.dparams), tol) << name << " parameter gradients";
 }
 
 TEST(MixerForms, LinearAttentionRunningSumsEqualQuadratic) {

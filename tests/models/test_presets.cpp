@@ -7,6 +7,7 @@
 #include "config/yaml.h"
 #include "models/describe.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/evaluate.h"
 #include "tests/support/layer_run.h"
 
 namespace mad::models {
@@ -69,9 +70,9 @@ TEST(MlstmPreup, KernelsAgree) {
   const testing::LayerRun ref = run("recurrent", 1);
   for (const auto& [kernel, chunk] : std::vector<std::pair<const char*, int64_t>>{{"parallel", 1}, {"chunkwise", 4}}) {
     const testing::LayerRun r = run(kernel, chunk);
-    EXPECT_LE(testing::max_rel_diff(r.out, ref.out), 1e-10) << kernel;
-    EXPECT_LE(testing::max_rel_diff(r.dx, ref.dx), 1e-10) << kernel;
-    EXPECT_LE(testing::max_rel_diff(r.dparams, ref.dparams), 1e-10) << kernel;
+    EXPECT_LE(testing::relative_error(r.out, ref.out), 1e-10) << kernel;
+    EXPECT_LE(testing::relative_error(r.dx, ref.dx), 1e-10) << kernel;
+    EXPECT_LE(testing::relative_error(r.dparams, ref.dparams), 1e-10) << kernel;
   }
 }
 

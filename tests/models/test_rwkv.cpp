@@ -9,6 +9,7 @@
 
 #include "models/backbone.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/evaluate.h"
 #include "tests/support/layer_run.h"
 
 namespace mad::models {
@@ -104,9 +105,9 @@ TEST(RwkvForms, ChunkedWkvEqualsRecurrence) {
       const testing::LayerRun chunk = testing::run_layer(name, o, 16, 37, options);
       o.set("mode", config::Value(std::string("recurrent")));
       const testing::LayerRun step = testing::run_layer(name, o, 16, 37, options);
-      EXPECT_LT(testing::max_rel_diff(chunk.out, step.out), 1e-10) << name << " output, strong lora " << strong;
-      EXPECT_LT(testing::max_rel_diff(chunk.dx, step.dx), 1e-10) << name << " input gradient, strong lora " << strong;
-      EXPECT_LT(testing::max_rel_diff(chunk.dparams, step.dparams), 1e-10)
+      EXPECT_LT(testing::relative_error(chunk.out, step.out), 1e-10) << name << " output, strong lora " << strong;
+      EXPECT_LT(testing::relative_error(chunk.dx, step.dx), 1e-10) << name << " input gradient, strong lora " << strong;
+      EXPECT_LT(testing::relative_error(chunk.dparams, step.dparams), 1e-10)
           << name << " parameter gradients, strong lora " << strong;
     }
   }

@@ -1,8 +1,5 @@
 #include "tests/support/layer_run.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "models/registry.h"
 #include "tests/support/gradcheck.h"
 
@@ -27,15 +24,6 @@ LayerRun run_layer(const std::string& name, const config::Value& overrides, int6
   tape.backward(y, randn(y.shape(), 5).to(options.dtype));
   r.dparams = params.grads().clone();
   return r;
-}
-
-double max_rel_diff(const Tensor& p, const Tensor& q) {
-  double diff = 0, norm = 1;
-  for (int64_t i = 0; i < p.numel(); ++i) {
-    diff = std::max(diff, std::abs(p.item(i) - q.item(i)));
-    norm = std::max(norm, std::abs(q.item(i)));
-  }
-  return diff / norm;
 }
 
 }  // namespace mad::testing

@@ -1,6 +1,6 @@
 // One forward and backward of a registered layer at a small size: the common step of tests that compare
 // two forms of a layer (kernels, modes, chunk sizes) or check that a setting of the step (freeing memory
-// during backward) changes nothing.
+// during backward) changes nothing. Compare runs with relative_error (tests/support/evaluate.h).
 #pragma once
 
 #include <cstdint>
@@ -31,8 +31,5 @@ struct LayerRunOptions {
 // runs it on input randn([2, T, D], seed 4) with cotangent randn(seed 5).
 LayerRun run_layer(const std::string& name, const config::Value& overrides, int64_t D, int64_t T,
                    const LayerRunOptions& options = {});
-
-// max |p - q| / max(1, max |q|).
-double max_rel_diff(const Tensor& p, const Tensor& q);
 
 }  // namespace mad::testing
