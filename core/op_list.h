@@ -17,7 +17,7 @@
   /* ops_shape.cpp */ X(reshape) X(permute) X(slice) X(concat)                                  \
   /* ops_select.cpp */ X(embedding) X(where) X(topk_mask) X(dropout)                            \
   /* ops_sequence.cpp */ X(causal_mask) X(cumsum) X(depthwise_conv1d) X(long_conv)              \
-  /* ops_attention.cpp */ X(attention) X(rotary)                                                \
+  /* ops_attention.cpp */ X(attention) X(rotary) X(rotary_qk) X(attention_packed)               \
   /* ops_xlstm.cpp */ X(mlstm) X(slstm)                                                         \
   /* ops_linear_attention.cpp */ X(causal_linear_attention)                                     \
   /* ops_fused.cpp */ X(swiglu_gate)                                                           \

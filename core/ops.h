@@ -147,6 +147,18 @@ Var attention(Var q, Var k, Var v, double scale, bool causal = true, int64_t win
 // rounding; in float64 in double. Saves the cos and sin tables [T, rotary_dim/2].
 Var rotary(Var x, double base = 10000.0, int64_t rotary_dim = -1);
 
+// The packed forms of rotary and attention, for a fused projection qkv [B, T, 3*D] laid out (q | k | v),
+// `heads` heads of Dh = D/heads channels contiguous within each third; they spare the three slices of qkv,
+// the two rotated copies and the slice gradients (the attention layer's activations).
+// rotary_qk: qkv -> [B, T, 3*D], the q and k thirds rotated exactly as rotary rotates [B, T, H, Dh] (bit for
+// bit), v unchanged. When Tape::can_overwrite(qkv) it rotates in place and returns a value sharing qkv's
+// memory: the caller must then be qkv's only consumer. Backward rotates the output gradient back in its
+// own buffer and hands it to qkv.
+Var rotary_qk(Var qkv, int64_t heads, double base = 10000.0, int64_t rotary_dim = -1);
+// attention_packed: qkv -> out [B, T, heads, Dh], equal bit for bit (value and gradient) to attention(q, k,
+// v, ...) on the thirds reshaped to [B, T, heads, Dh]; the gradients of q, k, v go straight into qkv's.
+Var attention_packed(Var qkv, int64_t heads, double scale, bool causal = true, int64_t window = -1);
+
 // ---- linear attention (ops_linear_attention.cpp) ------------------------------------------------------
 // q, k [B, T, H, Dk], v [B, T, H, Dv], log_decay [B, T, H, Dk] (entries <= 0, e.g. a log-sigmoid) or
 // undefined (no decay) -> out [B, T, H, Dv]. With G_t = sum_{s<=t} log_decay_s (0 when undefined):

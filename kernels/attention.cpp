@@ -27,12 +27,13 @@ struct Visibility {
 
 std::string dims_text(const AttentionDims& d) {
   return "L=" + std::to_string(d.L) + ", Dh=" + std::to_string(d.Dh) + ", ld=" + std::to_string(d.ld) +
-         ", causal=" + std::to_string(d.causal) + ", window=" + std::to_string(d.window);
+         ", ld_out=" + std::to_string(d.ld_out) + ", causal=" + std::to_string(d.causal) +
+         ", window=" + std::to_string(d.window);
 }
 
 void check_dims(const AttentionDims& d, const void* scratch, const char* fn) {
-  MAD_KERNEL_CHECK(d.L >= 0 && d.Dh > 0 && d.ld >= d.Dh,
-                   std::string(fn) + ": needs L >= 0, Dh > 0 and a row stride ld >= Dh, got " + dims_text(d));
+  MAD_KERNEL_CHECK(d.L >= 0 && d.Dh > 0 && d.ld >= d.Dh && d.ld_out >= d.Dh,
+                   std::string(fn) + ": needs L >= 0, Dh > 0 and row strides ld, ld_out >= Dh, got " + dims_text(d));
   MAD_KERNEL_CHECK(
       d.window >= -1 && (d.causal || d.window == -1),
       std::string(fn) + ": window must be -1 or, with causal attention, >= 0, got " + dims_text(d));
@@ -76,7 +77,7 @@ template <typename T>
 void attention_forward(const AttentionDims& d, std::type_identity_t<T> scale, const T* q, const T* k,
                        const T* v, T* out, T* lse, std::type_identity_t<T>* scratch) {
   check_dims(d, scratch, "attention_forward");
-  const int64_t L = d.L, Dh = d.Dh, ld = d.ld;
+  const int64_t L = d.L, Dh = d.Dh, ld = d.ld, ld_out = d.ld_out;
   const Visibility vis{L, d.causal, d.window};
   T* p = scratch;                       // [Bq, Bk] scores, then probabilities
   T* acc = p + aligned_count(Bq * Bk);  // [Bq, Dh] unnormalised output of the query tile
@@ -111,7 +112,7 @@ void attention_forward(const AttentionDims& d, std::type_identity_t<T> scale, co
     }
     for (int64_t a = 0; a < r; ++a) {
       const T inv = T(1) / l[a];
-      T* o = out + (i0 + a) * ld;
+      T* o = out + (i0 + a) * ld_out;
       for (int64_t e = 0; e < Dh; ++e) o[e] = acc[a * Dh + e] * inv;
       lse[i0 + a] = m[a] + std::log(l[a]);
     }
@@ -125,14 +126,14 @@ void attention_backward(const AttentionDims& d, std::type_identity_t<T> scale, c
                         std::type_identity_t<T>* scratch) {
   check_dims(d, scratch, "attention_backward");
   if (dq == nullptr && dk == nullptr && dv == nullptr) return;
-  const int64_t L = d.L, Dh = d.Dh, ld = d.ld;
+  const int64_t L = d.L, Dh = d.Dh, ld = d.ld, ld_out = d.ld_out;
   const Visibility vis{L, d.causal, d.window};
   T* D = scratch;                      // [L] dout_i . out_i
   T* p = D + aligned_count(L);         // [Bq, Bk] probabilities
   T* ds = p + aligned_count(Bq * Bk);  // [Bq, Bk] dP, then scale * dS
   for (int64_t i = 0; i < L; ++i) {
     T s = 0;
-    for (int64_t e = 0; e < Dh; ++e) s += dout[i * ld + e] * out[i * ld + e];
+    for (int64_t e = 0; e < Dh; ++e) s += dout[i * ld_out + e] * out[i * ld_out + e];
     D[i] = s;
   }
   for (int64_t j0 = 0; j0 < L; j0 += Bk) {
@@ -147,9 +148,9 @@ void attention_backward(const AttentionDims& d, std::type_identity_t<T> scale, c
         ArrayMap<T> s = visible_part(p + a * Bk, vis, i0 + a, j0, c);
         s = (s * scale - lse[i0 + a]).exp();
       }
-      if (dv != nullptr) gemm<T>(c, Dh, r, p, Bk, true, dout + i0 * ld, ld, false, dv + j0 * ld, ld, true);
+      if (dv != nullptr) gemm<T>(c, Dh, r, p, Bk, true, dout + i0 * ld_out, ld_out, false, dv + j0 * ld, ld, true);
       if (dq == nullptr && dk == nullptr) continue;
-      gemm<T>(r, c, Dh, dout + i0 * ld, ld, false, v + j0 * ld, ld, true, ds, Bk, false);
+      gemm<T>(r, c, Dh, dout + i0 * ld_out, ld_out, false, v + j0 * ld, ld, true, ds, Bk, false);
       for (int64_t a = 0; a < r; ++a) {
         const T Da = D[i0 + a];
         for (int64_t b = 0; b < c; ++b) ds[a * Bk + b] = scale * p[a * Bk + b] * (ds[a * Bk + b] - Da);

@@ -1,8 +1,10 @@
 // Fused (flash-style) scaled dot-product attention for one (batch, head) slice.
 //
-// Shapes: q, k, v, out, dout, dq, dk, dv are [L, Dh] matrices whose rows are `ld` elements apart, so the
-// kernels read a head of the [B, L, H, Dh] layout in place (ld = H*Dh) without a permute; lse is [L],
-// contiguous.
+// Shapes: q, k, v, dq, dk, dv are [L, Dh] matrices whose rows are `ld` elements apart and out, dout [L, Dh]
+// matrices whose rows are `ld_out` apart, so the kernels read a head of the [B, L, H, Dh] layout in place
+// (ld = ld_out = H*Dh) without a permute, or of a packed [B, L, 3*H*Dh] projection (q | k | v) with
+// ld = 3*H*Dh and ld_out = H*Dh (the attention_packed op); lse is [L], contiguous. The strides change no
+// arithmetic: results are bit-identical for any ld, ld_out.
 //   out_i = sum_j P_ij v_j,   P_ij = exp(scale * q_i.k_j - lse_i) over the keys j visible to query i,
 //   lse_i = log sum_j exp(scale * q_i.k_j)   (the row's log-sum-exp, saved for backward),
 // where, with `causal`, key j is visible to query i iff j <= i, and with window >= 0 also j >= i - window
@@ -50,7 +52,8 @@ inline constexpr int64_t kAttentionKeyTile = 64;
 struct AttentionDims {
   int64_t L;   // sequence length (queries = keys)
   int64_t Dh;  // head width
-  int64_t ld;  // row stride, in elements, of q, k, v, out, dout, dq, dk, dv (>= Dh)
+  int64_t ld;      // row stride, in elements, of q, k, v, dq, dk, dv (>= Dh)
+  int64_t ld_out;  // row stride of out and dout (>= Dh)
   bool causal;
   int64_t window;  // -1: no window; >= 0 only with causal
 };
@@ -59,7 +62,7 @@ struct AttentionDims {
 std::size_t attention_forward_scratch_size(int64_t L, int64_t Dh);
 std::size_t attention_backward_scratch_size(int64_t L, int64_t Dh);
 
-// out [L, Dh] (stride ld) and lse [L] are overwritten.
+// out [L, Dh] (stride ld_out) and lse [L] are overwritten.
 template <typename T>
 void attention_forward(const AttentionDims& d, std::type_identity_t<T> scale, const T* q, const T* k,
                        const T* v, T* out, T* lse, std::type_identity_t<T>* scratch);

@@ -1,7 +1,9 @@
 // Softmax attention: attention, mh-attention, sliding-attention, mh-sliding-attention (the reference
 // wraps flash_attn's MHA): fused QKV projection with bias, rotary embeddings on the first rotary_emb_dim
 // channels of each head, causal (optionally windowed) attention through the fused `attention` op, and an
-// output projection with bias. Parameter names Wqkv.*, out_proj.* as in flash_attn.
+// output projection with bias. Parameter names Wqkv.*, out_proj.* as in flash_attn. Without QK-norm the
+// rotary and the attention run on the packed projection (rotary_qk, attention_packed: no slices, the
+// rotation in place).
 // qk_norm: true adds LFM2's QK-norm (layers.md C.3): an RMSNorm over each head's q and k (eps 1e-5, one
 // scale vector of the head dimension shared by all heads, q_layernorm / k_layernorm) before the rotary.
 #include <algorithm>
@@ -56,20 +58,27 @@ class Attention : public Layer {
   Var forward(Tape& tape, Var x) const override {
     const int64_t B = x.dim(0), T = x.dim(1), H = shape_.heads, Dh = shape_.head_dim;
     Var qkv = wqkv_(tape, x);  // [B, T, 3D], laid out (q | k | v), heads contiguous within each
-    Var parts[3];
-    const int64_t sizes[] = {shape_.dim, shape_.dim, shape_.dim};
-    split(qkv, -1, sizes, parts);
-    auto heads = [&](Var t) { return reshape(t, {B, T, H, Dh}); };  // a view
-    Var q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
-    if (q_norm_.defined()) {
+    Var o;                     // [B, T, H, Dh]
+    if (!q_norm_.defined()) {
+      // The packed ops read q, k, v in place: qkv (rotated in place, this layer being its only consumer)
+      // is the only [B, T, 3D] activation kept for backward, and its gradient the only one formed.
+      if (shape_.rotary_dim > 0) qkv = rotary_qk(qkv, H, base_, shape_.rotary_dim);
+      o = attention_packed(qkv, H, scale_, causal_, shape_.window);
+    } else {
+      // QK-norm needs q and k as tensors of their own.
+      Var parts[3];
+      const int64_t sizes[] = {shape_.dim, shape_.dim, shape_.dim};
+      split(qkv, -1, sizes, parts);
+      auto heads = [&](Var t) { return reshape(t, {B, T, H, Dh}); };  // a view
+      Var q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
       q = rms_norm(q, q_norm_.on(tape), kQkNormEps);
       k = rms_norm(k, k_norm_.on(tape), kQkNormEps);
+      if (shape_.rotary_dim > 0) {
+        q = rotary(q, base_, shape_.rotary_dim);
+        k = rotary(k, base_, shape_.rotary_dim);
+      }
+      o = attention(q, k, v, scale_, causal_, shape_.window);
     }
-    if (shape_.rotary_dim > 0) {
-      q = rotary(q, base_, shape_.rotary_dim);
-      k = rotary(k, base_, shape_.rotary_dim);
-    }
-    Var o = attention(q, k, v, scale_, causal_, shape_.window);  // [B, T, H, Dh]
     return out_(tape, reshape(o, {B, T, shape_.dim}));
   }
 

@@ -247,6 +247,21 @@ std::vector<GradCase> op_cases() {
                {randn({2, 3, 5}, 230), randn({4, 5}, 231), randn({4}, 232)}});
   c.push_back({"linear_no_bias", [](Tape&, Vars v) { return linear(v[0], v[1]); },
                {randn({3, 5}, 233), randn({4, 5}, 234)}});
+  // ---- rotary_qk, attention_packed: a packed projection qkv [B, T, 3*D], H = 2 heads of Dh = 4 (D = 8).
+  // A leaf is rotated into a new tensor; the product v[0] * v[1] (mul's backward does not read its result)
+  // is rotated in place, as the attention layer's projection is ----
+  c.push_back({"rotary_qk_full", [](Tape&, Vars v) { return rotary_qk(v[0], 2); }, {randn({2, 5, 24}, 250)}});
+  c.push_back({"rotary_qk_partial_in_place", [](Tape&, Vars v) { return rotary_qk(v[0] * v[1], 2, 100.0, 2); },
+               {randn({2, 4, 24}, 251), randn({2, 4, 24}, 252)}});
+  c.push_back({"attention_packed_causal", [](Tape&, Vars v) { return attention_packed(v[0], 2, 0.7, true, -1); },
+               {randn({2, 5, 24}, 253)}});
+  c.push_back({"attention_packed_window", [](Tape&, Vars v) { return attention_packed(v[0], 2, 0.7, true, 2); },
+               {randn({2, 6, 24}, 254)}});
+  c.push_back({"attention_packed_non_causal",
+               [](Tape&, Vars v) { return attention_packed(v[0], 2, 0.7, false, -1); }, {randn({2, 4, 24}, 255)}});
+  c.push_back({"rotary_qk_then_attention_packed",
+               [](Tape&, Vars v) { return attention_packed(rotary_qk(v[0] * v[1], 2, 10000.0, 2), 2, 0.5, true, 3); },
+               {randn({2, 6, 24}, 256), randn({2, 6, 24}, 257)}});
   return c;
 }
 

@@ -1,6 +1,7 @@
 // The fused attention and rotary ops equal their composites built from primitive ops, forward and every
 // gradient, in float64 and float32; fused attention's memory stays far below the [B, H, T, T] scores;
-// results do not depend on the thread count; bad arguments are reported.
+// results do not depend on the thread count; bad arguments are reported. The packed ops (rotary_qk,
+// attention_packed) equal slices + rotary + attention bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -186,6 +187,112 @@ TEST(Rotary, EqualsComposite) {
                   std::string(dtype_name(dtype)) + " rotary " + c.shape.str() + " dim=" + std::to_string(dim));
     }
   }
+}
+
+// ---- packed: rotary_qk and attention_packed on a projection qkv [B, T, 3*H*Dh] --------------------------
+
+struct PackedCase {
+  int64_t B, T, H, Dh, rotary_dim;  // rotary_dim 0: no rotary
+  bool causal;
+  int64_t window;
+  std::string str() const {
+    return "B=" + std::to_string(B) + " T=" + std::to_string(T) + " H=" + std::to_string(H) + " Dh=" +
+           std::to_string(Dh) + " rotary_dim=" + std::to_string(rotary_dim) + (causal ? " causal" : " full") +
+           " window=" + std::to_string(window);
+  }
+};
+
+// What the attention layer did before the packed ops: three slices, reshaped, rotated, attended.
+Var sliced_attention(Var qkv, const PackedCase& p, double scale) {
+  Var parts[3];
+  const int64_t D = p.H * p.Dh;
+  const int64_t sizes[] = {D, D, D};
+  split(qkv, -1, sizes, parts);
+  Var q = reshape(parts[0], {p.B, p.T, p.H, p.Dh}), k = reshape(parts[1], {p.B, p.T, p.H, p.Dh});
+  Var v = reshape(parts[2], {p.B, p.T, p.H, p.Dh});
+  if (p.rotary_dim > 0) {
+    q = rotary(q, 500.0, p.rotary_dim);
+    k = rotary(k, 500.0, p.rotary_dim);
+  }
+  return attention(q, k, v, scale, p.causal, p.window);
+}
+
+// The packed ops. With in_place the projection is first copied into a fresh result that rotary_qk may
+// overwrite (x + 0: add's backward does not read its result), as the layer's Wqkv output is.
+Var packed_attention(Var qkv, const PackedCase& p, double scale, bool in_place) {
+  if (in_place) {
+    Tape& tape = qkv.tape();
+    qkv = qkv + tape.constant(Tensor::zeros(qkv.shape(), qkv.dtype()));
+  }
+  if (p.rotary_dim > 0) qkv = rotary_qk(qkv, p.H, 500.0, p.rotary_dim);
+  return attention_packed(qkv, p.H, scale, p.causal, p.window);
+}
+
+// Same kernels, same rotations, same order of additions: bit-identical, forward and gradient, in float32
+// and float64, at 1 and 2 threads (T = 70 spans two query/key tiles).
+TEST(PackedAttention, BitIdenticalToSlicesRotaryAttention) {
+  const PackedCase cases[] = {{2, 7, 2, 8, 8, true, -1},   {2, 70, 2, 8, 4, true, -1}, {2, 70, 3, 4, 4, true, 5},
+                              {1, 9, 2, 8, 0, true, 2},    {2, 6, 2, 4, 2, false, -1}, {1, 70, 1, 16, 16, false, -1}};
+  uint64_t seed = 300;
+  for (const PackedCase& p : cases) {
+    const std::vector<Tensor> qkv = {randn({p.B, p.T, 3 * p.H * p.Dh}, ++seed, 2.0)};
+    const Tensor cot = randn({p.B, p.T, p.H, p.Dh}, ++seed);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(p.Dh));
+    const Fn sliced = [&](std::span<const Var> v) { return sliced_attention(v[0], p, scale); };
+    for (DType dtype : {DType::F32, DType::F64})
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        const Evaluation want = evaluate(sliced, qkv, cot, dtype);
+        for (bool in_place : {false, true}) {
+          const Fn packed = [&](std::span<const Var> v) { return packed_attention(v[0], p, scale, in_place); };
+          const Evaluation got = evaluate(packed, qkv, cot, dtype);
+          const std::string what = std::string(dtype_name(dtype)) + " " + p.str() + " threads=" +
+                                   std::to_string(threads) + (in_place ? " in place" : " new tensor");
+          EXPECT_EQ(relative_error(got.out, want.out), 0.0) << what << ": forward";
+          EXPECT_EQ(relative_error(got.grads[0], want.grads[0]), 0.0) << what << ": gradient";
+        }
+      }
+    set_num_threads(1);
+  }
+}
+
+// rotary_qk overwrites its input exactly when the tape allows it: a fresh linear result, not a leaf nor
+// the result of an op whose backward reads it (exp). In place, the projection's gradient is still right
+// (BitIdenticalToSlicesRotaryAttention and the gradient checks in op_cases.cpp).
+TEST(PackedAttention, RotaryQkInPlaceExactlyWhenTheTapeAllows) {
+  Tape tape;
+  Var x = tape.leaf(randn({2, 3, 4}, 1), true);
+  Var w = tape.leaf(randn({24, 4}, 2), true);
+  Var projected = linear(x, w);  // [2, 3, 24]
+  ASSERT_TRUE(tape.can_overwrite(projected));
+  EXPECT_EQ(rotary_qk(projected, 2).value().raw(), projected.value().raw());
+
+  Var leaf = tape.leaf(randn({2, 3, 24}, 3), true);
+  ASSERT_FALSE(tape.can_overwrite(leaf));
+  EXPECT_NE(rotary_qk(leaf, 2).value().raw(), leaf.value().raw());
+
+  Var exponent = exp(linear(x, w));
+  ASSERT_FALSE(tape.can_overwrite(exponent));
+  EXPECT_NE(rotary_qk(exponent, 2).value().raw(), exponent.value().raw());
+}
+
+TEST(PackedAttention, RejectsBadArguments) {
+  Tape tape;
+  Var qkv = tape.leaf(randn({1, 4, 12}, 1));
+  Var heads4 = tape.leaf(randn({1, 4, 2, 3}, 2));
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([&] { attention_packed(qkv, 3, 1.0); }).find("divisible"), std::string::npos);
+  EXPECT_NE(message([&] { attention_packed(heads4, 1, 1.0); }).find("[B, T, 3*D]"), std::string::npos);
+  EXPECT_NE(message([&] { attention_packed(qkv, 2, 1.0, false, 3); }).find("causal"), std::string::npos);
+  EXPECT_NE(message([&] { rotary_qk(qkv, 2, 10000.0, 1); }).find("even"), std::string::npos);
+  EXPECT_NE(message([&] { rotary_qk(qkv, 5); }).find("divisible"), std::string::npos);
 }
 
 }  // namespace
