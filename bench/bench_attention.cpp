@@ -6,7 +6,6 @@
 //
 // Usage: bench_attention [min_seconds_per_measurement=1]
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +15,7 @@
 
 #include "core/ops.h"
 #include "core/parallel.h"
+#include "bench/op_timing.h"
 
 namespace {
 
@@ -32,44 +32,26 @@ Var composite_attention(Var q, Var k, Var v, double scale) {
   return permute(matmul(p, permute(v, heads_first)), heads_first);
 }
 
-struct Timing {
-  double forward_ms = 1e300, forward_backward_ms = 1e300;
-  size_t high_water = 0;
-};
-
-// Fastest of repeated calls (at least 3 and min_seconds): on a shared machine other processes only add
-// time, so the minimum is the best estimate of the code's own cost. One tape is reused, as in training,
-// so after the first call the arena is one block and no call allocates.
-Timing measure(const Shape4& s, bool fused, double min_seconds) {
-  using clock = std::chrono::steady_clock;
-  const Shape shape{s.B, s.T, s.H, s.Dh};
+// q, k, v and the output cotangent: standard normal [B, T, H, Dh] tensors.
+std::vector<Tensor> random_inputs(const Shape4& s) {
   std::mt19937_64 rng(1);
   std::normal_distribution<float> normal;
   std::vector<Tensor> inputs;
   for (int i = 0; i < 4; ++i) {
-    inputs.push_back(Tensor::zeros(shape, DType::F32));
+    inputs.push_back(Tensor::zeros({s.B, s.T, s.H, s.Dh}, DType::F32));
     for (float& x : inputs.back().span<float>()) x = normal(rng);
   }
+  return inputs;
+}
+
+bench::Timing measure(const Shape4& s, bool fused, double min_seconds) {
+  std::vector<Tensor> inputs = random_inputs(s);
+  const Tensor cot = inputs.back();
+  inputs.pop_back();
   const double scale = 1.0 / std::sqrt(static_cast<double>(s.Dh));
-  Tape tape;
-  Timing t;
-  for (bool backward : {false, true}) {
-    double total = 0;
-    for (int round = 0; round < 4 || total < min_seconds; ++round) {
-      tape.reset();
-      const auto start = clock::now();
-      Var q = tape.leaf(inputs[0], true), k = tape.leaf(inputs[1], true), v = tape.leaf(inputs[2], true);
-      Var y = fused ? attention(q, k, v, scale) : composite_attention(q, k, v, scale);
-      if (backward) tape.backward(y, inputs[3]);
-      const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-      double& best = backward ? t.forward_backward_ms : t.forward_ms;
-      // Round 0 grows the arena (page faults, heap allocation): a warm-up, not a measurement.
-      if (round > 0) best = std::min(best, 1e3 * seconds);
-      total += seconds;
-    }
-    t.high_water = std::max(t.high_water, tape.arena().high_water());
-  }
-  return t;
+  return bench::measure(inputs, cot, [&](std::vector<Var>& v) {
+    return fused ? attention(v[0], v[1], v[2], scale) : composite_attention(v[0], v[1], v[2], scale);
+  }, min_seconds);
 }
 
 }  // namespace
@@ -84,7 +66,7 @@ int main(int argc, char** argv) {
               "fwd+bwd", "MiB", "comp fwd", "fwd+bwd", "MiB", "x fwd", "x f+b");
   const Shape4 shapes[] = {{16, 128, 16, 8}, {16, 512, 16, 8}, {16, 1024, 16, 8}, {16, 128, 1, 128}};
   for (const Shape4& s : shapes) {
-    const Timing f = measure(s, true, min_seconds), c = measure(s, false, min_seconds);
+    const bench::Timing f = measure(s, true, min_seconds), c = measure(s, false, min_seconds);
     std::printf("%4lld %5lld %3lld %4lld | %10.2f %10.2f %9.1f | %10.2f %10.2f %9.1f | %7.2f %7.2f\n",
                 static_cast<long long>(s.B), static_cast<long long>(s.T), static_cast<long long>(s.H),
                 static_cast<long long>(s.Dh), f.forward_ms, f.forward_backward_ms, f.high_water / 1048576.0,

@@ -1,6 +1,6 @@
 // Timing one op (or a small graph of ops) forward and forward + backward on a tape: the fastest of repeated
-// calls, and the step arena's high-water mark. Shared by the per-op benchmarks (bench_xlstm,
-// bench_selective_scan).
+// calls, and the step arena's high-water mark. Shared by the per-op benchmarks (bench_attention,
+// bench_xlstm, bench_selective_scan).
 #pragma once
 
 #include <algorithm>

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <vector>
 
+#include "models/layers/config_checks.h"
 #include "models/registry.h"
 #include "models/size_options.h"
 
@@ -33,8 +34,7 @@ GlaShape gla_shape(const config::Value& c) {
             c.at("num_heads").where(), s.heads, s.key_dim, s.value_dim);
   s.head_k = s.key_dim / s.heads;
   s.head_v = s.value_dim / s.heads;
-  s.low_rank = c.get<int64_t>("gate_low_rank_dim");
-  MAD_CHECK(s.low_rank >= 1, "{}: gate_low_rank_dim must be >= 1, got {}", c.at("gate_low_rank_dim").where(), s.low_rank);
+  s.low_rank = int_at_least(c, "gate_low_rank_dim", 1);
   return s;
 }
 

@@ -32,6 +32,7 @@
 #include <span>
 #include <vector>
 
+#include "models/layers/config_checks.h"
 #include "models/layers/router.h"
 #include "models/registry.h"
 #include "models/size_options.h"
@@ -150,10 +151,8 @@ HyenaShape hyena_shape(const config::Value& c) {
             c.at("head_layout").where(), layout);
   s.head_dim = layout == "reference" ? configured : s.inner / configured;
   s.heads = s.inner / s.head_dim;
-  s.short_k = c.get<int64_t>("short_filter_order");
-  MAD_CHECK(s.short_k >= 1, "{}: short_filter_order must be >= 1", c.at("short_filter_order").where());
-  s.filter_order = c.get<int64_t>("filter_order");
-  MAD_CHECK(s.filter_order >= 1, "{}: filter_order must be >= 1", c.at("filter_order").where());
+  s.short_k = int_at_least(c, "short_filter_order", 1);
+  s.filter_order = int_at_least(c, "filter_order", 1);
   return s;
 }
 
@@ -240,10 +239,8 @@ ExpertsShape experts_shape(const config::Value& c) {
   s.active = c.get<int64_t>("active_experts");
   MAD_CHECK(s.active >= 1 && s.active <= s.experts, "{}: active_experts must be in [1, num_experts = {}], got {}",
             c.at("active_experts").where(), s.experts, s.active);
-  s.short_k = c.get<int64_t>("short_filter_order");
-  MAD_CHECK(s.short_k >= 1, "{}: short_filter_order must be >= 1", c.at("short_filter_order").where());
-  s.filter_order = c.get<int64_t>("filter_order");
-  MAD_CHECK(s.filter_order >= 1, "{}: filter_order must be >= 1", c.at("filter_order").where());
+  s.short_k = int_at_least(c, "short_filter_order", 1);
+  s.filter_order = int_at_least(c, "filter_order", 1);
   return s;
 }
 

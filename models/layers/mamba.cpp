@@ -16,6 +16,7 @@
 #include <cmath>
 #include <string>
 
+#include "models/layers/config_checks.h"
 #include "models/registry.h"
 
 namespace mad::models {
@@ -31,10 +32,8 @@ MambaShape mamba_shape(const config::Value& c) {
   const int64_t expand = c.get<int64_t>("expand");
   MAD_CHECK(expand >= 1, "{}: expand must be a positive integer, got {}", c.at("expand").where(), expand);
   s.inner = expand * s.dim;
-  s.d_state = c.get<int64_t>("d_state");
-  MAD_CHECK(s.d_state >= 1, "{}: d_state must be >= 1, got {}", c.at("d_state").where(), s.d_state);
-  s.d_conv = c.get<int64_t>("d_conv");
-  MAD_CHECK(s.d_conv >= 1, "{}: d_conv must be >= 1, got {}", c.at("d_conv").where(), s.d_conv);
+  s.d_state = int_at_least(c, "d_state", 1);
+  s.d_conv = int_at_least(c, "d_conv", 1);
   const config::Value& r = c.at("dt_rank");
   if (r.kind() == config::Value::Kind::String) {
     MAD_CHECK(r.as_string() == "auto", "{}: dt_rank must be auto (ceil(dim / 16)) or a positive integer, got '{}'",

@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "core/ops_xlstm.h"
+#include "models/layers/config_checks.h"
 #include "models/layers/xlstm.h"
 #include "models/size_options.h"
 
@@ -34,8 +35,7 @@ struct MlstmShape {
 MlstmShape mlstm_shape(const config::Value& c) {
   MlstmShape s{};
   s.dim = c.get<int64_t>("dim");
-  s.heads = c.get<int64_t>("n_heads");
-  MAD_CHECK(s.heads >= 1, "{}: n_heads must be >= 1, got {}", c.at("n_heads").where(), s.heads);
+  s.heads = int_at_least(c, "n_heads", 1);
   // Truncation int(D * factor), as xlstm_large does (A-F10).
   s.qk_dim = static_cast<int64_t>(static_cast<double>(s.dim) * c.get<double>("qk_dim_factor"));
   s.v_dim = static_cast<int64_t>(static_cast<double>(s.dim) * c.get<double>("v_dim_factor"));
@@ -56,8 +56,7 @@ MlstmShape mlstm_shape(const config::Value& c) {
     MAD_CHECK(false, "{}: unknown mLSTM kernel '{}'; use parallel, chunkwise or recurrent", c.at("kernel").where(),
               kernel);
   }
-  s.chunk = c.get<int64_t>("chunk_size");
-  MAD_CHECK(s.chunk >= 1, "{}: chunk_size must be >= 1, got {}", c.at("chunk_size").where(), s.chunk);
+  s.chunk = int_at_least(c, "chunk_size", 1);
   return s;
 }
 

@@ -20,6 +20,7 @@
 #include <cmath>
 
 #include "core/ops_xlstm.h"
+#include "models/layers/config_checks.h"
 #include "models/registry.h"
 
 namespace mad::models {
@@ -37,14 +38,12 @@ PreupShape preup_shape(const config::Value& c) {
   s.dim = c.get<int64_t>("dim");
   const double factor = c.get<double>("proj_factor");
   MAD_CHECK(factor > 0, "{}: proj_factor must be positive, got {}", c.at("proj_factor").where(), factor);
-  const int64_t multiple = c.get<int64_t>("inner_multiple_of");
-  MAD_CHECK(multiple >= 1, "{}: inner_multiple_of must be >= 1, got {}", c.at("inner_multiple_of").where(), multiple);
+  const int64_t multiple = int_at_least(c, "inner_multiple_of", 1);
   s.inner = static_cast<int64_t>(std::ceil(factor * static_cast<double>(s.dim) / static_cast<double>(multiple))) * multiple;
   s.heads = c.get<int64_t>("n_heads");
   MAD_CHECK(s.heads >= 1 && s.inner % s.heads == 0, "{}: n_heads = {} must divide the inner width {}; choose a divisor",
             c.at("n_heads").where(), s.heads, s.inner);
-  s.conv = c.get<int64_t>("conv1d_kernel_size");
-  MAD_CHECK(s.conv >= 1, "{}: conv1d_kernel_size must be >= 1, got {}", c.at("conv1d_kernel_size").where(), s.conv);
+  s.conv = int_at_least(c, "conv1d_kernel_size", 1);
   s.block = c.get<int64_t>("qkv_proj_blocksize");
   MAD_CHECK(s.block >= 1 && s.inner % s.block == 0, "{}: qkv_proj_blocksize = {} must divide the inner width {}",
             c.at("qkv_proj_blocksize").where(), s.block, s.inner);
@@ -53,8 +52,7 @@ PreupShape preup_shape(const config::Value& c) {
             "{}: unknown mLSTM kernel '{}'; use parallel, chunkwise or recurrent", c.at("kernel").where(), kernel);
   s.kernel = kernel == "parallel" ? MlstmKernel::parallel
                                   : (kernel == "chunkwise" ? MlstmKernel::chunkwise : MlstmKernel::recurrent);
-  s.chunk = c.get<int64_t>("chunk_size");
-  MAD_CHECK(s.chunk >= 1, "{}: chunk_size must be >= 1, got {}", c.at("chunk_size").where(), s.chunk);
+  s.chunk = int_at_least(c, "chunk_size", 1);
   return s;
 }
 

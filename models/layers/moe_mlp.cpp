@@ -8,6 +8,7 @@
 // rather than masks the logits outside the top-k, so all experts keep some weight (router_fill).
 #include <algorithm>
 
+#include "models/layers/config_checks.h"
 #include "models/layers/router.h"
 #include "models/registry.h"
 
@@ -24,8 +25,7 @@ MoeShape moe_shape(const config::Value& c) {
   s.width = c.get<int64_t>("dim_inner");
   MAD_CHECK(s.width >= 1, "{}: dim_inner (the width of one expert) must be >= 1, got {}", c.at("dim_inner").where(),
             s.width);
-  s.experts = c.get<int64_t>("num_experts");
-  MAD_CHECK(s.experts >= 1, "{}: num_experts must be >= 1, got {}", c.at("num_experts").where(), s.experts);
+  s.experts = int_at_least(c, "num_experts", 1);
   s.active = c.get<int64_t>("active_experts");
   MAD_CHECK(s.active >= 1 && s.active <= s.experts, "{}: active_experts must be in [1, num_experts = {}], got {}",
             c.at("active_experts").where(), s.experts, s.active);

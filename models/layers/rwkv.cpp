@@ -32,6 +32,7 @@
 #include <cmath>
 #include <vector>
 
+#include "models/layers/config_checks.h"
 #include "models/registry.h"
 
 namespace mad::models {
@@ -226,8 +227,7 @@ class TimeMixer : public Layer {
 };
 
 int64_t channel_mixer_inner(const config::Value& c) {
-  const int64_t inner = c.get<int64_t>("dim_inner");
-  MAD_CHECK(inner >= 1, "{}: dim_inner must be >= 1, got {}", c.at("dim_inner").where(), inner);
+  const int64_t inner = int_at_least(c, "dim_inner", 1);
   return inner;
 }
 
