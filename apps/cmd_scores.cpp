@@ -131,26 +131,15 @@ void print_settings(const results::ScoreTable& table, const std::string& format)
     }
     return;
   }
-  const bool markdown = format == "markdown";
-  size_t arch_width = 12, setting_width = 7;
+  const std::vector<std::string> header{"architecture", "task", "setting", "score", "lr", "weight decay", "runs",
+                                        "dropped"};
+  std::vector<std::vector<std::string>> rows;
   for (const results::SettingScore& s : table.settings) {
-    arch_width = std::max(arch_width, s.architecture.size());
-    setting_width = std::max(setting_width, names.at(s.setting_hash).size());
+    rows.push_back({s.architecture, column_name(s.task), names.at(s.setting_hash), score_text(s.score),
+                    s.score ? config::format_double(s.lr) : "-", s.score ? config::format_double(s.weight_decay) : "-",
+                    std::to_string(s.runs), std::to_string(s.dropped)});
   }
-  if (markdown) fmt::print("| architecture | task | setting | score | lr | weight decay | runs | dropped |\n"
-                           "|---|---|---|---:|---:|---:|---:|---:|\n");
-  else fmt::print("{:<{}}  {:<4}  {:<{}}  {:>6}  {:>7}  {:>5}  {:>4}  {:>7}\n", "architecture", arch_width, "task",
-                  "setting", setting_width, "score", "lr", "wd", "runs", "dropped");
-  for (const results::SettingScore& s : table.settings) {
-    const std::string score = score_text(s.score);
-    const std::string lr = s.score ? config::format_double(s.lr) : "-";
-    const std::string wd = s.score ? config::format_double(s.weight_decay) : "-";
-    const std::string& name = names.at(s.setting_hash);
-    if (markdown) fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} |\n", s.architecture, column_name(s.task), name,
-                             score, lr, wd, s.runs, s.dropped);
-    else fmt::print("{:<{}}  {:<4}  {:<{}}  {:>6}  {:>7}  {:>5}  {:>4}  {:>7}\n", s.architecture, arch_width,
-                    column_name(s.task), name, setting_width, score, lr, wd, s.runs, s.dropped);
-  }
+  print_columns(header, rows, format == "markdown", 3);
 }
 
 void run_scores(const ScoresOptions& o) {
