@@ -52,7 +52,9 @@ void Tape::release(Allocation& a) {
 }
 
 bool Tape::can_overwrite(Var v) const {
-  return v.defined() && &v.tape() == this && values_[static_cast<size_t>(v.id())].overwritable;
+  if (!v.defined() || &v.tape() != this) return false;
+  const Value& value = values_[static_cast<size_t>(v.id())];
+  return value.overwritable && value.uses == 0;
 }
 
 // Gradient buffers of whole activations are zeroed here: split across threads.
@@ -90,9 +92,11 @@ Var Tape::record(OpId op, std::span<const Var> inputs, const Tensor& out, const 
     ++profile_->forward_calls[static_cast<size_t>(op)];
   }
   bool any_grad = false;
-  if (grad_enabled_)
-    for (const Var& v : inputs)
-      if (v.defined() && needs_grad(v.id())) any_grad = true;
+  for (const Var& v : inputs) {
+    if (!v.defined()) continue;
+    ++values_[static_cast<size_t>(v.id())].uses;
+    if (grad_enabled_ && needs_grad(v.id())) any_grad = true;
+  }
   // The result owns the memory the op allocated for it; memory it shares with an input (a view, or a
   // result written in place) stays with that input.
   Value value;

@@ -114,9 +114,10 @@ class Tape {
   void set_free_in_backward(bool on) { free_in_backward_ = on; }
 
   // Whether the op about to consume `v` may write its result into v's memory. True when v is an op's
-  // result in memory of its own (not a view, not itself written in place) and that op's backward never
-  // reads its result (linear, matmul, add, sub, mul, embedding), or no node was recorded for it. The
-  // caller must also know it is v's only consumer; the backbone's residual add is the typical case.
+  // result in memory of its own (not a view, not itself written in place), that op's backward never
+  // reads its result (linear, matmul, add, sub, mul, embedding) or no node was recorded for it, and no op
+  // has consumed v yet. The caller must also know that nothing will consume v after it; the backbone's
+  // residual add is the typical case.
   bool can_overwrite(Var v) const;
 
   // Forgets every value and node and releases the arena for the next step.
@@ -160,6 +161,7 @@ class Tape {
     Tensor grad;
     bool requires_grad = false;
     bool overwritable = false;  // see can_overwrite
+    int32_t uses = 0;           // ops recorded with this value as an input
     Allocation data_memory, grad_memory;
   };
   // Removes and returns the allocation made since the last record that `t` occupies exactly, if any.

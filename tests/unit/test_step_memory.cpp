@@ -39,7 +39,7 @@ TEST(Arena, FillReleasedOverwritesWithNaN) {
 }
 
 // add_into writes x + y into y's memory only when nothing can read y afterwards: y is the fresh result of
-// an op whose backward ignores its result. The gradients are add's.
+// an op whose backward ignores its result, not yet consumed by any op. The gradients are add's.
 TEST(Tape, AddIntoReusesOnlyAnOverwritableOperand) {
   Tape tape;
   Var x = tape.leaf(Tensor::from<double>({2, 2}, {1, 2, 3, 4}), true);
@@ -52,6 +52,10 @@ TEST(Tape, AddIntoReusesOnlyAnOverwritableOperand) {
   EXPECT_FALSE(tape.can_overwrite(z));  // z shares y's memory: not its own
   EXPECT_DOUBLE_EQ(z.value().item(3), 4.0 + 8.0);
 
+  Var u = linear(x, w);
+  Var t = tanh(u);  // u already has a consumer, whose backward may read it
+  (void)t;
+  EXPECT_FALSE(tape.can_overwrite(u));
   Var e = exp(x);  // exp's backward reads its result
   EXPECT_FALSE(tape.can_overwrite(e));
   EXPECT_NE(add_into(x, e).value().raw(), e.value().raw());
