@@ -39,6 +39,13 @@ void check_attention_settings(const char* op, const Shape& shape, double scale, 
             shape.str());
 }
 
+// The packed ops' input: a projection qkv [B, T, 3*D] laid out (q | k | v), D = heads * Dh.
+void check_packed_projection(const char* op, const Shape& s, int64_t heads) {
+  MAD_CHECK(s.rank() == 3 && heads >= 1 && s[2] > 0 && s[2] % (3 * heads) == 0,
+            "{}: needs a packed projection qkv [B, T, 3*D] (q | k | v) with D divisible by the {} heads, got {}", op,
+            heads, s.str());
+}
+
 // Splits the B*H slices into one contiguous chunk per thread, each with its own scratch, so a slice (and
 // its rows of dk, dv) is always computed by one thread in one order: results do not depend on timing.
 template <typename Fn>
@@ -125,9 +132,7 @@ AttentionGeometry packed_geometry(const Shape& s, int64_t heads, bool causal, in
 Var attention_packed(Var qkv, int64_t heads, double scale, bool causal, int64_t window) {
   Tape& tape = detail::tape_of(qkv, "attention_packed");
   const Shape& s = qkv.shape();
-  MAD_CHECK(s.rank() == 3 && heads >= 1 && s[2] > 0 && s[2] % (3 * heads) == 0,
-            "attention_packed: needs a packed projection qkv [B, T, 3*D] (q | k | v) with D divisible by the {} "
-            "heads, got {}", heads, s.str());
+  check_packed_projection("attention_packed", s, heads);
   check_attention_settings("attention_packed", s, scale, causal, window);
   const AttentionGeometry g = packed_geometry(s, heads, causal, window);
   const int64_t D = g.H * g.Dh;
@@ -288,9 +293,7 @@ void backward_rotary(Tape& tape, const Node& n) {
 Var rotary_qk(Var qkv, int64_t heads, double base, int64_t rotary_dim) {
   Tape& tape = detail::tape_of(qkv, "rotary_qk");
   const Shape& s = qkv.shape();
-  MAD_CHECK(s.rank() == 3 && heads >= 1 && s[2] > 0 && s[2] % (3 * heads) == 0,
-            "rotary_qk: needs a packed projection qkv [B, T, 3*D] (q | k | v) with D divisible by the {} heads, "
-            "got {}", heads, s.str());
+  check_packed_projection("rotary_qk", s, heads);
   const int64_t B = s[0], T = s[1], D = s[2] / 3, Dh = D / heads;
   const int64_t rd = checked_rotary_dim("rotary_qk", rotary_dim, Dh, base, s);
   // Each element is written after it is read, by the same thread: the projection's memory can take the

@@ -14,6 +14,7 @@
 #include "core/parallel.h"
 #include "tests/support/evaluate.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/test_util.h"
 
 namespace mad::testing {
 namespace {
@@ -121,20 +122,12 @@ TEST(Attention, RejectsBadArguments) {
   Var x = tape.leaf(randn({1, 4, 2, 3}, 1));
   Var other = tape.leaf(randn({1, 4, 2, 5}, 2));
   Var flat = tape.leaf(randn({1, 4, 6}, 3));
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_NE(message([&] { attention(x, other, x, 1.0); }).find("same shape"), std::string::npos);
-  EXPECT_NE(message([&] { attention(flat, flat, flat, 1.0); }).find("[B, T, H, Dh]"), std::string::npos);
-  EXPECT_NE(message([&] { attention(x, x, x, 1.0, true, -2); }).find("window"), std::string::npos);
-  EXPECT_NE(message([&] { attention(x, x, x, 1.0, false, 3); }).find("causal"), std::string::npos);
-  EXPECT_NE(message([&] { rotary(x, 10000.0, 3); }).find("even"), std::string::npos);
-  EXPECT_NE(message([&] { rotary(flat); }).find("[B, T, H, Dh]"), std::string::npos);
+  EXPECT_NE(error_of([&] { attention(x, other, x, 1.0); }).find("same shape"), std::string::npos);
+  EXPECT_NE(error_of([&] { attention(flat, flat, flat, 1.0); }).find("[B, T, H, Dh]"), std::string::npos);
+  EXPECT_NE(error_of([&] { attention(x, x, x, 1.0, true, -2); }).find("window"), std::string::npos);
+  EXPECT_NE(error_of([&] { attention(x, x, x, 1.0, false, 3); }).find("causal"), std::string::npos);
+  EXPECT_NE(error_of([&] { rotary(x, 10000.0, 3); }).find("even"), std::string::npos);
+  EXPECT_NE(error_of([&] { rotary(flat); }).find("[B, T, H, Dh]"), std::string::npos);
 }
 
 // ---- rotary ------------------------------------------------------------------------------------------
@@ -280,19 +273,11 @@ TEST(PackedAttention, RejectsBadArguments) {
   Tape tape;
   Var qkv = tape.leaf(randn({1, 4, 12}, 1));
   Var heads4 = tape.leaf(randn({1, 4, 2, 3}, 2));
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_NE(message([&] { attention_packed(qkv, 3, 1.0); }).find("divisible"), std::string::npos);
-  EXPECT_NE(message([&] { attention_packed(heads4, 1, 1.0); }).find("[B, T, 3*D]"), std::string::npos);
-  EXPECT_NE(message([&] { attention_packed(qkv, 2, 1.0, false, 3); }).find("causal"), std::string::npos);
-  EXPECT_NE(message([&] { rotary_qk(qkv, 2, 10000.0, 1); }).find("even"), std::string::npos);
-  EXPECT_NE(message([&] { rotary_qk(qkv, 5); }).find("divisible"), std::string::npos);
+  EXPECT_NE(error_of([&] { attention_packed(qkv, 3, 1.0); }).find("divisible"), std::string::npos);
+  EXPECT_NE(error_of([&] { attention_packed(heads4, 1, 1.0); }).find("[B, T, 3*D]"), std::string::npos);
+  EXPECT_NE(error_of([&] { attention_packed(qkv, 2, 1.0, false, 3); }).find("causal"), std::string::npos);
+  EXPECT_NE(error_of([&] { rotary_qk(qkv, 2, 10000.0, 1); }).find("even"), std::string::npos);
+  EXPECT_NE(error_of([&] { rotary_qk(qkv, 5); }).find("divisible"), std::string::npos);
 }
 
 }  // namespace

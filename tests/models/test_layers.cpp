@@ -44,13 +44,6 @@ config::Value small_overrides(const std::string& name) {
   return o;
 }
 
-// A layer name as a test name: "mh-attention" -> "mh_attention".
-std::string layer_test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string s = info.param;
-  for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return s;
-}
-
 class LayerGradient : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LayerGradient, MatchesFiniteDifferences) {
@@ -72,7 +65,7 @@ TEST_P(LayerGradient, MatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, LayerGradient, ::testing::ValuesIn(builtin_layers().names()),
-                         layer_test_name);
+                         testing::layer_test_name);
 
 // Parameter counts at D = 128 (mad-protocol.md section 7) and state sizes.
 TEST(Registry, ReferenceCountsAndStates) {
@@ -282,7 +275,7 @@ TEST(Model, FreeInBackwardGivesTheSameGradients) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, LayerFreeInBackward, ::testing::ValuesIn(builtin_layers().names()),
-                         layer_test_name);
+                         testing::layer_test_name);
 
 }  // namespace
 }  // namespace mad::models

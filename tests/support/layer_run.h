@@ -3,6 +3,9 @@
 // during backward) changes nothing. Compare runs with relative_error (tests/support/evaluate.h).
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cctype>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -31,5 +34,12 @@ struct LayerRunOptions {
 // runs it on input randn([2, T, D], seed 4) with cotangent randn(seed 5).
 LayerRun run_layer(const std::string& name, const config::Value& overrides, int64_t D, int64_t T,
                    const LayerRunOptions& options = {});
+
+// A layer name as a test name, for suites over the registry: "mh-attention" -> "mh_attention".
+inline std::string layer_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return s;
+}
 
 }  // namespace mad::testing

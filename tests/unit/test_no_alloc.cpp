@@ -13,6 +13,7 @@
 #include "core/parallel.h"
 #include "core/params.h"
 #include "models/backbone.h"
+#include "tests/support/layer_run.h"
 #include "training/adamw.h"
 
 #ifndef MAD_SANITIZED
@@ -167,11 +168,7 @@ TEST_P(NoAllocationLayer, SteadyStateStep) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, NoAllocationLayer, ::testing::ValuesIn(models::builtin_layers().names()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string s = info.param;
-                           for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return s;
-                         });
+                         testing::layer_test_name);
 
 // The counter itself works: a deliberate allocation inside the window is seen.
 TEST(NoAllocation, CounterSeesAnAllocation) {
