@@ -15,6 +15,7 @@
 #include "apps/commands.h"
 #include "bench/step_bench.h"
 #include "core/error.h"
+#include "kernels/isa.h"
 #include "core/parallel.h"
 
 namespace mad::cli {
@@ -45,9 +46,9 @@ bool selected(const std::string& name, const std::vector<std::string>& filters) 
 
 void print_header(const BenchOptions& o) {
   if (o.json) return;
-  fmt::print("mad bench: training steps (forward, backward, AdamW), float32, {} thread(s), march={}, "
+  fmt::print("mad bench: training steps (forward, backward, AdamW), float32, {} thread(s), isa={}, "
              "matrix-multiply peak {:.1f} GFLOP/s (measured), median of {} steps after {} warm-up\n",
-             o.threads, MAD_MARCH, o.gemm_peak, o.steps, o.warmup);
+             o.threads, kernels::isa_summary(), o.gemm_peak, o.steps, o.warmup);
   fmt::print("{:<22} {:>11} {:>11} {:>9} {:>9} {:>7} {:>10} {:>9} {:>9} {:>6}\n", "workload", "ms/step", "tokens/s",
              "GFLOP", "GFLOP/s", "% peak", "peak MiB", "CPU ms", "main CPU", "load");
 }

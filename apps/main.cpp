@@ -5,14 +5,25 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "apps/commands.h"
+#include "kernels/isa.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
       "mad: Mechanistic Architecture Design on the CPU.\n"
       "Trains small sequence models on the six MAD synthetic tasks and compares architectures."};
-  app.set_version_flag("--version", std::string("mad ") + MAD_VERSION + " (-march=" + MAD_MARCH + ")");
+  // The kernels' instruction set is chosen at start-up (kernels/isa.h); an invalid MAD_ISA is reported
+  // here, in one line, before any command runs.
+  std::string isa;
+  try {
+    isa = mad::kernels::isa_summary();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mad: error: %s\n", e.what());
+    return 1;
+  }
+  app.set_version_flag("--version", std::string("mad ") + MAD_VERSION + ", kernels " + isa);
   app.require_subcommand(1);
   mad::cli::register_commands(app);
   try {

@@ -13,6 +13,9 @@
 #include <random>
 #include <vector>
 
+#include <string>
+
+#include "kernels/isa.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "bench/op_timing.h"
@@ -59,9 +62,9 @@ bench::Timing measure(const Shape4& s, bool fused, double min_seconds) {
 int main(int argc, char** argv) {
   const double min_seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
   set_num_threads(1);
-  std::printf("bench_attention: causal attention, float32, 1 thread, march=%s (milliseconds, fastest call; "
+  std::printf("bench_attention: causal attention, float32, 1 thread, isa=%s (milliseconds, fastest call; "
               "fwd+bwd computes dq, dk, dv)\n",
-              MAD_MARCH);
+              std::string(mad::kernels::isa_name(mad::kernels::active_isa())).c_str());
   std::printf("%4s %5s %3s %4s | %10s %10s %9s | %10s %10s %9s | %7s %7s\n", "B", "T", "H", "Dh", "fused fwd",
               "fwd+bwd", "MiB", "comp fwd", "fwd+bwd", "MiB", "x fwd", "x f+b");
   const Shape4 shapes[] = {{16, 128, 16, 8}, {16, 512, 16, 8}, {16, 1024, 16, 8}, {16, 128, 1, 128}};

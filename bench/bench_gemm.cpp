@@ -13,6 +13,9 @@
 #include <random>
 #include <vector>
 
+#include <string>
+
+#include "kernels/isa.h"
 #include "kernels/sgemm.h"
 
 namespace {
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
       {"w3 dW: dY^T h", D, F, T, true, false},
       {"attention tile: q k^T", 64, 64, 8, false, true},
   };
-  std::printf("bench_gemm: float32, 1 thread, march=%s, GFLOP/s (fastest call)\n", MAD_MARCH);
+  std::printf("bench_gemm: float32, 1 thread, isa=%s, GFLOP/s (fastest call)\n", std::string(mad::kernels::isa_name(mad::kernels::active_isa())).c_str());
   std::printf("%-28s %6s %6s %6s %3s %3s %9s %9s %7s\n", "product", "M", "N", "K", "tA", "tB", "sgemm", "eigen", "ratio");
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/isa.h"
 #include "kernels/long_conv.h"
 
 namespace {
@@ -81,7 +82,7 @@ void bench(const char* type_name, double min_seconds) {
 
 int main(int argc, char** argv) {
   const double min_seconds = argc > 1 ? std::atof(argv[1]) : 0.5;
-  std::printf("bench_long_conv: single thread, march=%s\n", MAD_MARCH);
+  std::printf("bench_long_conv: single thread, isa=%s\n", std::string(mad::kernels::isa_name(mad::kernels::active_isa())).c_str());
   bench<float>("float32", min_seconds);
   bench<double>("float64", min_seconds);
   return 0;

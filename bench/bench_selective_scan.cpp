@@ -12,6 +12,9 @@
 #include <random>
 #include <vector>
 
+#include <string>
+
+#include "kernels/isa.h"
 #include "bench/op_timing.h"
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -50,8 +53,8 @@ Var recurrent(std::vector<Var>& v) {
 int main(int argc, char** argv) {
   const double min_seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
   const int64_t B = 128, T = 127, C = 256, N = 4;
-  std::printf("bench_selective_scan: float32, march=%s, B=%lld T=%lld C=%lld N=%lld (milliseconds, fastest call)\n",
-              MAD_MARCH, static_cast<long long>(B), static_cast<long long>(T), static_cast<long long>(C),
+  std::printf("bench_selective_scan: float32, isa=%s, B=%lld T=%lld C=%lld N=%lld (milliseconds, fastest call)\n",
+              std::string(mad::kernels::isa_name(mad::kernels::active_isa())).c_str(), static_cast<long long>(B), static_cast<long long>(T), static_cast<long long>(C),
               static_cast<long long>(N));
   std::printf("%-28s | %10s %10s %9s\n", "form", "fwd", "fwd+bwd", "MiB");
   const std::vector<Tensor> in = {random_tensor({B, T, C}, 1, -1, 1), random_tensor({B, T, C}, 2, 0.001f, 0.1f),

@@ -12,6 +12,9 @@
 #include <random>
 #include <vector>
 
+#include <string>
+
+#include "kernels/isa.h"
 #include "bench/op_timing.h"
 #include "core/ops_xlstm.h"
 #include "core/parallel.h"
@@ -36,7 +39,7 @@ int main(int argc, char** argv) {
   const double min_seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
   set_num_threads(1);
   const int64_t B = 128, T = 127, H = 4, Dk = 16, Dv = 32, D = 128;
-  std::printf("bench_xlstm: float32, 1 thread, march=%s, B=%lld T=%lld (milliseconds, fastest call)\n", MAD_MARCH,
+  std::printf("bench_xlstm: float32, 1 thread, isa=%s, B=%lld T=%lld (milliseconds, fastest call)\n", std::string(mad::kernels::isa_name(mad::kernels::active_isa())).c_str(),
               static_cast<long long>(B), static_cast<long long>(T));
   std::printf("%-28s | %10s %10s %9s\n", "op", "fwd", "fwd+bwd", "MiB");
   const std::vector<Tensor> m_in = {random_tensor({B, T, H, Dk}, 1), random_tensor({B, T, H, Dk}, 2),

@@ -8,6 +8,7 @@
 // Results equal the composite's up to rounding (tests/gradcheck/test_fused.cpp checks both and the
 // float64 gradient).
 #include "core/ops_common.h"
+#include "kernels/isa/kernel_table.h"
 #include "kernels/vecmath.h"
 
 namespace mad {
@@ -24,7 +25,10 @@ Var swiglu_gate(Var a, Var b) {
     const T* pb = b.value().template data<T>();
     T* py = out.data<T>();
     parallel_for(out.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) py[i] = pa[i] * kernels::vsigmoid(pa[i]) * pb[i];
+      if constexpr (std::is_same_v<T, float>)
+        kernels::active_kernels().swiglu_forward(pa + i0, pb + i0, py + i0, i1 - i0);
+      else
+        for (int64_t i = i0; i < i1; ++i) py[i] = pa[i] * kernels::vsigmoid(pa[i]) * pb[i];
     });
   });
   return tape.record(OpId::swiglu_gate, {a, b}, out);
@@ -32,7 +36,8 @@ Var swiglu_gate(Var a, Var b) {
 
 namespace {
 
-// One branch-free loop per gradient over elements [i0, i1), on restrict pointers, so that both vectorise.
+// float64's loops (float32 runs the same loops compiled per instruction set, kernels/isa/elementwise.cpp):
+// one branch-free loop per gradient over elements [i0, i1), on restrict pointers, so that both vectorise.
 // d(silu(a) b)/da for one element.
 template <typename T>
 inline T gate_da(T g, T a, T b) {
@@ -71,15 +76,29 @@ void backward_swiglu_gate(Tape& tape, const Node& n) {
     T* pg = g.data<T>();
     if (tape.needs_grad(ib)) {
       T* gb = tape.grad_acc(ib).template data<T>();
-      parallel_for(g.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) { gate_grad_b<T>(pa, pg, gb, i0, i1); });
+      parallel_for(g.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) {
+        if constexpr (std::is_same_v<T, float>)
+          kernels::active_kernels().swiglu_grad_b(pa + i0, pg + i0, gb + i0, i1 - i0);
+        else
+          gate_grad_b<T>(pa, pg, gb, i0, i1);
+      });
     }
     if (!tape.needs_grad(ia)) return;
     if (tape.grad(ia).defined()) {
       T* ga = tape.grad(ia).template data<T>();
-      parallel_for(g.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) { gate_grad_a<T>(pa, pb, pg, ga, i0, i1); });
+      parallel_for(g.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) {
+        if constexpr (std::is_same_v<T, float>)
+          kernels::active_kernels().swiglu_grad_a(pa + i0, pb + i0, pg + i0, ga + i0, i1 - i0);
+        else
+          gate_grad_a<T>(pa, pb, pg, ga, i0, i1);
+      });
     } else {
-      parallel_for(g.numel(), detail::kParallelGrain,
-                   [&](int64_t i0, int64_t i1) { gate_grad_a_over_g<T>(pa, pb, pg, i0, i1); });
+      parallel_for(g.numel(), detail::kParallelGrain, [&](int64_t i0, int64_t i1) {
+        if constexpr (std::is_same_v<T, float>)
+          kernels::active_kernels().swiglu_grad_a_over_g(pa + i0, pb + i0, pg + i0, i1 - i0);
+        else
+          gate_grad_a_over_g<T>(pa, pb, pg, i0, i1);
+      });
       tape.add_grad(ia, g, /*may_adopt=*/true);
     }
   });

@@ -1,6 +1,6 @@
-// Single-threaded matrix product on strided row-major operands: float32 through our packed AVX2/FMA
-// SGEMM (kernels/sgemm.h, about 2x Eigen's speed on the MAD shapes), float64 (gradient checks) through
-// Eigen's GEMM.
+// Single-threaded matrix product on strided row-major operands: float32 through our SGEMM for the active
+// instruction set (kernels/sgemm.h), in bf16 when the compute mode says so (kernels/precision.h); float64
+// (gradient checks) through Eigen's GEMM.
 //
 //   C[M, N] (+)= op(A)[M, K] * op(B)[K, N]
 // op(A) = A (stored M x K, row stride lda) or A^T (A stored K x M); likewise for B. Row strides let callers
@@ -14,21 +14,15 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/precision.h"
 #include "kernels/sgemm.h"
 
 namespace mad::kernels {
 
+// Eigen's product (float64, and float32 tests that compare with it).
 template <typename T>
-void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
-          bool trans_b, T* C, int64_t ldc, bool accumulate) {
-  if constexpr (std::is_same_v<T, float>) {
-    // Products narrower than sgemm's 16-column register tile (the attention kernel's tiles against a head
-    // of Dh = 8 columns) would waste half of every tile; Eigen's narrower kernels do them faster.
-    if (N >= kSgemmNr) {
-      sgemm(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
-      return;
-    }
-  }
+void gemm_eigen(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
+                bool trans_b, T* C, int64_t ldc, bool accumulate) {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using ConstMap = Eigen::Map<const Mat, 0, Eigen::OuterStride<>>;
   using MutMap = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
@@ -44,6 +38,19 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, bool trans_a
   if (!trans_a && trans_b) c.noalias() += a * b.transpose();
   if (trans_a && !trans_b) c.noalias() += a.transpose() * b;
   if (trans_a && trans_b) c.noalias() += a.transpose() * b.transpose();
+}
+
+template <typename T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
+          bool trans_b, T* C, int64_t ldc, bool accumulate) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (matmul_precision() == Precision::bf16)
+      sgemm_bf16(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
+    else
+      sgemm(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
+  } else {
+    gemm_eigen(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
+  }
 }
 
 }  // namespace mad::kernels

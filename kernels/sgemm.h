@@ -1,20 +1,13 @@
-// Packed, cache-blocked single-precision matrix product for AVX2 + FMA (the BLIS algorithm).
+// Single-precision matrix product: a packed, cache-blocked SGEMM (the BLIS algorithm) with one
+// micro-kernel per instruction set, chosen at run time (kernels/isa.h; the kernels are in
+// kernels/isa/sgemm.cpp).
 //
 //   C[M, N] (+)= op(A)[M, K] * op(B)[K, N]
 // with the operand conventions of kernels::gemm (kernels/gemm.h): op(A) = A (stored M x K, row stride
 // lda) or A^T (A stored K x M); likewise for B; C row stride ldc; C must not alias A or B.
 //
-// Blocking (BLIS, Van Zee & van de Geijn 2015): for each block of kSgemmNc columns and kSgemmKc depth,
-// op(B) is packed into kSgemmNr-wide column panels (contiguous [Kc, Nr] slices); for each block of
-// kSgemmMc rows, op(A) is packed into kSgemmMr-tall row panels ([Kc, Mr] slices). A 6 x 16 register
-// micro-kernel (12 ymm accumulators, 2 loads of B and 6 broadcasts of A per k) then multiplies a panel of
-// A by a panel of B. Packing zero-pads the edge panels, so the micro-kernel always runs the full 6 x 16
-// tile; edge tiles are written through a small buffer. Transposes only change how packing reads the
-// operands. Sizes: a B micro-panel (Kc x Nr = 16 KiB) stays in L1, the packed A block (Mc x Kc = 144 KiB)
-// in L2, the packed B block (Kc x Nc <= 1 MiB) in L3.
-//
-// Each element of C sums its K products in the same order whatever M, N or the caller's split into blocks
-// (Kc blocks in increasing k, FMA within a block), so splitting C across threads gives bit-identical
+// Each element of C sums its K products in an order that depends only on K and the instruction set, not
+// on M, N or the caller's split of C into blocks, so splitting C across threads gives bit-identical
 // results for a fixed thread count (docs/architecture.md, determinism).
 //
 // Memory: the packing buffers are allocated once per thread, at its first call, and reused; later calls
@@ -25,14 +18,19 @@
 
 namespace mad::kernels {
 
-// Register tile and cache blocks (see above; measured on this project's AMD EPYC, bench/bench_gemm.cpp).
-inline constexpr int64_t kSgemmMr = 6;
-inline constexpr int64_t kSgemmNr = 16;
-inline constexpr int64_t kSgemmKc = 256;
-inline constexpr int64_t kSgemmMc = 144;  // a multiple of kSgemmMr
-inline constexpr int64_t kSgemmNc = 1024;  // a multiple of kSgemmNr
+// The cache blocks of the largest kernel (tests use them to cross every block edge): at most 144 rows
+// (MC), 512 depth (KC) and 1024 columns (NC) per block.
+inline constexpr int64_t kSgemmMc = 144;
+inline constexpr int64_t kSgemmKc = 512;
+inline constexpr int64_t kSgemmNc = 1024;
 
+// float32 products on the active instruction set.
 void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B, int64_t ldb,
            bool trans_b, float* C, int64_t ldc, bool accumulate);
+
+// The same with both operands rounded to bf16 (round to nearest even) and float32 accumulation
+// (kernels/precision.h): VDPBF16PS on avx512bf16, the float32 kernel on rounded operands elsewhere.
+void sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B,
+                int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate);
 
 }  // namespace mad::kernels

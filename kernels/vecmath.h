@@ -10,7 +10,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/isa/isa_namespace.h"
+
 namespace mad::kernels {
+// Each instruction set's copy apart (kernels/isa/isa_namespace.h).
+inline namespace MAD_ISA_NS {
 
 // e^x. Below -87.3 the result is 0 (so exp(-inf) = 0, as masks need); above 88 it saturates at e^88.
 inline float exp_f32(float x) {
@@ -58,4 +62,5 @@ template <> inline float vtanh<float>(float x) {
   return a < 0.625f ? small : large;
 }
 
+}  // namespace MAD_ISA_NS
 }  // namespace mad::kernels

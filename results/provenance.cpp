@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <string>
+
+#include "kernels/isa.h"
 
 namespace mad::results {
 
@@ -18,8 +21,9 @@ std::string utc_timestamp(std::chrono::system_clock::time_point time) {
 Provenance this_process(int64_t threads) {
   Provenance p;
   p.code_version = MAD_VERSION;
-  // MAD_VERSION and MAD_MARCH come from the build (mad_flags in the top-level CMakeLists.txt).
-  p.build_flags = "-march=" MAD_MARCH;
+  // MAD_VERSION comes from the build (mad_common_flags in the top-level CMakeLists.txt); the kernels'
+  // instruction set is chosen at run time (kernels/isa.h).
+  p.build_flags = "isa=" + std::string(kernels::isa_name(kernels::active_isa()));
 #ifdef MAD_SANITIZED
   p.build_flags += " -fsanitize=address,undefined";
 #endif

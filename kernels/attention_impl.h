@@ -1,0 +1,164 @@
+// The fused attention algorithm of kernels/attention.h, written once for any element type and any source
+// of tile products. kernels/attention.cpp instantiates it for float64 (Eigen's products, the gradient
+// checks) and kernels/isa/attention.cpp for float32 once per instruction set (that set's SGEMM).
+//
+// Products must provide
+//   static void gemm(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate)
+// with the conventions of kernels/gemm.h.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "kernels/attention.h"
+#include "kernels/check.h"
+#include "kernels/isa/isa_namespace.h"
+#include "kernels/vecmath.h"
+
+namespace mad::kernels {
+inline namespace MAD_ISA_NS {
+namespace attention_impl {
+
+// Scratch sub-buffers start on 64-byte boundaries (16 floats) so tile rows stay aligned.
+constexpr int64_t aligned_count(int64_t n) { return (n + 15) / 16 * 16; }
+constexpr int64_t Bq = kAttentionQueryTile, Bk = kAttentionKeyTile;
+inline int64_t min_of(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max_of(int64_t a, int64_t b) { return a > b ? a : b; }
+inline int64_t clamp_to(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+// The keys visible to query i are [first(i), end(i)).
+struct Visibility {
+  int64_t L;
+  bool causal;
+  int64_t window;
+  int64_t first(int64_t i) const { return causal && window >= 0 ? max_of(0, i - window) : 0; }
+  int64_t end(int64_t i) const { return causal ? i + 1 : L; }
+};
+
+inline std::string dims_text(const AttentionDims& d) {
+  return "L=" + std::to_string(d.L) + ", Dh=" + std::to_string(d.Dh) + ", ld=" + std::to_string(d.ld) +
+         ", ld_out=" + std::to_string(d.ld_out) + ", causal=" + std::to_string(d.causal) +
+         ", window=" + std::to_string(d.window);
+}
+
+inline void check_dims(const AttentionDims& d, const void* scratch, const char* fn) {
+  MAD_KERNEL_CHECK(d.L >= 0 && d.Dh > 0 && d.ld >= d.Dh && d.ld_out >= d.Dh,
+                   std::string(fn) + ": needs L >= 0, Dh > 0 and row strides ld, ld_out >= Dh, got " + dims_text(d));
+  MAD_KERNEL_CHECK(
+      d.window >= -1 && (d.causal || d.window == -1),
+      std::string(fn) + ": window must be -1 or, with causal attention, >= 0, got " + dims_text(d));
+  MAD_KERNEL_CHECK(scratch != nullptr || d.L == 0, std::string(fn) + ": scratch is null (" + dims_text(d) +
+                                                       "); pass " + fn + "_scratch_size(L, Dh) elements");
+}
+
+// Row `row` of a score tile for query i over keys [j0, j0 + c): zeroes the masked entries (so the tile
+// products that follow ignore them) and returns the visible part [lo, hi).
+template <typename T>
+inline void visible_part(T* row, const Visibility& vis, int64_t i, int64_t j0, int64_t c, int64_t& lo, int64_t& hi) {
+  lo = clamp_to(vis.first(i) - j0, 0, c);
+  hi = clamp_to(vis.end(i) - j0, lo, c);
+  for (int64_t j = 0; j < lo; ++j) row[j] = T(0);
+  for (int64_t j = hi; j < c; ++j) row[j] = T(0);
+}
+
+template <typename T, class Products>
+void forward(const AttentionDims& d, T scale, const T* q, const T* k, const T* v, T* out, T* lse, T* scratch) {
+  check_dims(d, scratch, "attention_forward");
+  const int64_t L = d.L, Dh = d.Dh, ld = d.ld, ld_out = d.ld_out;
+  const Visibility vis{L, d.causal, d.window};
+  T* p = scratch;                       // [Bq, Bk] scores, then probabilities
+  T* acc = p + aligned_count(Bq * Bk);  // [Bq, Dh] unnormalised output of the query tile
+  T* m = acc + aligned_count(Bq * Dh);  // [Bq] running maximum of the scaled scores
+  T* l = m + aligned_count(Bq);         // [Bq] running sum of exp(score - m)
+  for (int64_t i0 = 0; i0 < L; i0 += Bq) {
+    const int64_t i1 = min_of(i0 + Bq, L), r = i1 - i0;
+    for (int64_t a = 0; a < r; ++a) m[a] = -std::numeric_limits<T>::infinity(), l[a] = T(0);
+    for (int64_t e = 0; e < r * Dh; ++e) acc[e] = T(0);
+    // Keys no query of the tile sees are never touched.
+    const int64_t j_end = vis.end(i1 - 1);
+    for (int64_t j0 = vis.first(i0); j0 < j_end; j0 += Bk) {
+      const int64_t j1 = min_of(j0 + Bk, j_end), c = j1 - j0;
+      Products::gemm(r, c, Dh, q + i0 * ld, ld, false, k + j0 * ld, ld, true, p, Bk, false);
+      for (int64_t a = 0; a < r; ++a) {
+        int64_t lo, hi;
+        T* s = p + a * Bk;
+        visible_part(s, vis, i0 + a, j0, c, lo, hi);
+        if (hi == lo) continue;
+        T best = scale * s[lo];
+        for (int64_t j = lo + 1; j < hi; ++j) best = scale * s[j] > best ? scale * s[j] : best;
+        const T m_new = m[a] > best ? m[a] : best;
+        if (m_new > m[a]) {
+          // Rescales what the row accumulated under the previous maximum (nothing on its first visible
+          // tile). Once the maximum settles, later tiles skip this.
+          const T alpha = std::exp(m[a] - m_new);
+          l[a] *= alpha;
+          for (int64_t e = 0; e < Dh; ++e) acc[a * Dh + e] *= alpha;
+          m[a] = m_new;
+        }
+        T sum = 0;
+        for (int64_t j = lo; j < hi; ++j) {
+          s[j] = vexp<T>(s[j] * scale - m_new);
+          sum += s[j];
+        }
+        l[a] += sum;
+      }
+      Products::gemm(r, Dh, c, p, Bk, false, v + j0 * ld, ld, false, acc, Dh, true);
+    }
+    for (int64_t a = 0; a < r; ++a) {
+      const T inv = T(1) / l[a];
+      T* o = out + (i0 + a) * ld_out;
+      for (int64_t e = 0; e < Dh; ++e) o[e] = acc[a * Dh + e] * inv;
+      lse[i0 + a] = m[a] + std::log(l[a]);
+    }
+  }
+}
+
+template <typename T, class Products>
+void backward(const AttentionDims& d, T scale, const T* q, const T* k, const T* v, const T* out, const T* lse,
+              const T* dout, T* dq, T* dk, T* dv, T* scratch) {
+  check_dims(d, scratch, "attention_backward");
+  if (dq == nullptr && dk == nullptr && dv == nullptr) return;
+  const int64_t L = d.L, Dh = d.Dh, ld = d.ld, ld_out = d.ld_out;
+  const Visibility vis{L, d.causal, d.window};
+  T* D = scratch;                      // [L] dout_i . out_i
+  T* p = D + aligned_count(L);         // [Bq, Bk] probabilities
+  T* ds = p + aligned_count(Bq * Bk);  // [Bq, Bk] dP, then scale * dS
+  for (int64_t i = 0; i < L; ++i) {
+    T s = 0;
+    for (int64_t e = 0; e < Dh; ++e) s += dout[i * ld_out + e] * out[i * ld_out + e];
+    D[i] = s;
+  }
+  for (int64_t j0 = 0; j0 < L; j0 += Bk) {
+    const int64_t j1 = min_of(j0 + Bk, L), c = j1 - j0;
+    // Queries that see some key of the tile: i >= j0 when causal, and i <= j1 - 1 + window.
+    const int64_t i_begin = d.causal ? j0 : 0;
+    const int64_t i_end = d.causal && d.window >= 0 ? min_of(L, j1 + d.window) : L;
+    for (int64_t i0 = i_begin; i0 < i_end; i0 += Bq) {
+      const int64_t i1 = min_of(i0 + Bq, i_end), r = i1 - i0;
+      Products::gemm(r, c, Dh, q + i0 * ld, ld, false, k + j0 * ld, ld, true, p, Bk, false);
+      for (int64_t a = 0; a < r; ++a) {
+        int64_t lo, hi;
+        T* s = p + a * Bk;
+        visible_part(s, vis, i0 + a, j0, c, lo, hi);
+        const T shift = lse[i0 + a];
+        for (int64_t j = lo; j < hi; ++j) s[j] = vexp<T>(s[j] * scale - shift);
+      }
+      if (dv != nullptr)
+        Products::gemm(c, Dh, r, p, Bk, true, dout + i0 * ld_out, ld_out, false, dv + j0 * ld, ld, true);
+      if (dq == nullptr && dk == nullptr) continue;
+      Products::gemm(r, c, Dh, dout + i0 * ld_out, ld_out, false, v + j0 * ld, ld, true, ds, Bk, false);
+      for (int64_t a = 0; a < r; ++a) {
+        const T Da = D[i0 + a];
+        for (int64_t b = 0; b < c; ++b) ds[a * Bk + b] = scale * p[a * Bk + b] * (ds[a * Bk + b] - Da);
+      }
+      if (dq != nullptr) Products::gemm(r, Dh, c, ds, Bk, false, k + j0 * ld, ld, false, dq + i0 * ld, ld, true);
+      if (dk != nullptr) Products::gemm(c, Dh, r, ds, Bk, true, q + i0 * ld, ld, false, dk + j0 * ld, ld, true);
+    }
+  }
+}
+
+}  // namespace attention_impl
+}  // namespace MAD_ISA_NS
+}  // namespace mad::kernels
