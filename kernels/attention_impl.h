@@ -63,6 +63,35 @@ inline void visible_part(T* row, const Visibility& vis, int64_t i, int64_t j0, i
   for (int64_t j = hi; j < c; ++j) row[j] = T(0);
 }
 
+// max over s[lo, hi) and the sum of a row, in 8 interleaved partial results: without -ffast-math the
+// compiler may not reorder a single running sum or maximum, and these loops would stay scalar.
+template <typename T>
+inline T row_max(const T* s, int64_t lo, int64_t hi) {
+  constexpr int64_t W = 8;
+  T part[W];
+  for (int64_t t = 0; t < W; ++t) part[t] = s[lo];
+  int64_t j = lo;
+  for (; j + W <= hi; j += W)
+    for (int64_t t = 0; t < W; ++t) part[t] = s[j + t] > part[t] ? s[j + t] : part[t];
+  for (; j < hi; ++j) part[0] = s[j] > part[0] ? s[j] : part[0];
+  T best = part[0];
+  for (int64_t t = 1; t < W; ++t) best = part[t] > best ? part[t] : best;
+  return best;
+}
+
+template <typename T>
+inline T row_sum(const T* s, int64_t lo, int64_t hi) {
+  constexpr int64_t W = 8;
+  T part[W] = {};
+  int64_t j = lo;
+  for (; j + W <= hi; j += W)
+    for (int64_t t = 0; t < W; ++t) part[t] += s[j + t];
+  for (; j < hi; ++j) part[0] += s[j];
+  T sum = 0;
+  for (int64_t t = 0; t < W; ++t) sum += part[t];
+  return sum;
+}
+
 template <typename T, class Products>
 void forward(const AttentionDims& d, T scale, const T* q, const T* k, const T* v, T* out, T* lse, T* scratch) {
   check_dims(d, scratch, "attention_forward");
@@ -86,8 +115,15 @@ void forward(const AttentionDims& d, T scale, const T* q, const T* k, const T* v
         T* s = p + a * Bk;
         visible_part(s, vis, i0 + a, j0, c, lo, hi);
         if (hi == lo) continue;
-        T best = scale * s[lo];
-        for (int64_t j = lo + 1; j < hi; ++j) best = scale * s[j] > best ? scale * s[j] : best;
+        // The largest scaled score: scale * max, or scale * min for a negative scale.
+        T best;
+        if (scale > 0) {
+          best = scale * row_max(s, lo, hi);
+        } else {
+          for (int64_t j = lo; j < hi; ++j) s[j] = -s[j];
+          best = -scale * row_max(s, lo, hi);
+          for (int64_t j = lo; j < hi; ++j) s[j] = -s[j];
+        }
         const T m_new = m[a] > best ? m[a] : best;
         if (m_new > m[a]) {
           // Rescales what the row accumulated under the previous maximum (nothing on its first visible
@@ -97,12 +133,8 @@ void forward(const AttentionDims& d, T scale, const T* q, const T* k, const T* v
           for (int64_t e = 0; e < Dh; ++e) acc[a * Dh + e] *= alpha;
           m[a] = m_new;
         }
-        T sum = 0;
-        for (int64_t j = lo; j < hi; ++j) {
-          s[j] = vexp<T>(s[j] * scale - m_new);
-          sum += s[j];
-        }
-        l[a] += sum;
+        for (int64_t j = lo; j < hi; ++j) s[j] = vexp<T>(s[j] * scale - m_new);
+        l[a] += row_sum(s, lo, hi);
       }
       Products::gemm(r, Dh, c, p, Bk, false, v + j0 * ld, ld, false, acc, Dh, true);
     }

@@ -262,21 +262,33 @@ void pack_b(int64_t kc, int64_t nc, const float* b, int64_t ldb, bool trans, typ
 template <int64_t kN, bool kRound>
 void narrow_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
                  bool tb, float* C, int64_t ldc, bool accumulate) {
+  // kRows rows of C at once: independent accumulators hide the FMA latency that one row's chain exposes.
+  constexpr int64_t kRows = 4;
   const int64_t n = kN > 0 ? kN : N;
   auto in = [](float x) { return kRound ? round_to_bf16(x) : x; };
-  for (int64_t i = 0; i < M; ++i) {
-    float acc[16] = {};
+  auto a_at = [&](int64_t i, int64_t k) { return in(ta ? A[k * lda + i] : A[i * lda + k]); };
+  for (int64_t i0 = 0; i0 < M; i0 += kRows) {
+    const int64_t rows = min_of(kRows, M - i0);
+    float acc[kRows][16] = {};
     for (int64_t k = 0; k < K; ++k) {
-      const float a = in(ta ? A[k * lda + i] : A[i * lda + k]);
-      if (tb) {
-        for (int64_t j = 0; j < n; ++j) acc[j] += a * in(B[j * ldb + k]);
+      float b[16];
+      for (int64_t j = 0; j < n; ++j) b[j] = in(tb ? B[j * ldb + k] : B[k * ldb + j]);
+      if (rows == kRows) {
+        for (int64_t r = 0; r < kRows; ++r) {
+          const float a = a_at(i0 + r, k);
+          for (int64_t j = 0; j < n; ++j) acc[r][j] += a * b[j];
+        }
       } else {
-        const float* b = B + k * ldb;
-        for (int64_t j = 0; j < n; ++j) acc[j] += a * in(b[j]);
+        for (int64_t r = 0; r < rows; ++r) {
+          const float a = a_at(i0 + r, k);
+          for (int64_t j = 0; j < n; ++j) acc[r][j] += a * b[j];
+        }
       }
     }
-    float* c = C + i * ldc;
-    for (int64_t j = 0; j < n; ++j) c[j] = accumulate ? c[j] + acc[j] : acc[j];
+    for (int64_t r = 0; r < rows; ++r) {
+      float* c = C + (i0 + r) * ldc;
+      for (int64_t j = 0; j < n; ++j) c[j] = accumulate ? c[j] + acc[r][j] : acc[r][j];
+    }
   }
 }
 
