@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,21 @@ struct CompareOptions {
   std::string format = "table";
 };
 
-std::string delta_text(std::optional<double> delta) { return delta ? fmt::format("{:+.3f}", *delta) : "-"; }
+// "+0.100"; with several seeds "+0.100 [+0.050, +0.150]" and a "!" when the interval excludes 0. When A and B
+// have different seeds, the paired mean over the seeds both have is shown too, as the interval is its.
+std::string delta_text(std::optional<double> delta, const results::PairedDifference& paired) {
+  if (!delta) return "-";
+  const results::SeedStats& s = paired.stats;
+  const bool other_mean = s.ci_low && std::abs(*s.mean - *delta) > 1e-12;
+  return fmt::format("{:+.3f}{}{}{}", *delta, other_mean ? fmt::format(" (paired {:+.3f})", *s.mean) : "",
+                     interval_text(s, true), paired.excludes_zero ? "!" : "");
+}
+
+bool several_seeds(const results::Comparison& c) {
+  for (const results::TaskComparison& t : c.tasks)
+    if (t.paired.stats.n > 1) return true;
+  return false;
+}
 
 std::string task_score_text(std::optional<double> score, bool incomplete) {
   return score_text(score) + (score && incomplete ? "*" : "");
@@ -35,18 +50,18 @@ void print_table(const results::Comparison& c, bool markdown) {
   for (const results::TaskComparison& t : c.tasks) {
     if (t.task == results::kOverallTask) {
       rows.push_back({std::string(results::kOverallTask), "all tasks", task_score_text(t.a, t.a_incomplete),
-                      task_score_text(t.b, t.b_incomplete), delta_text(t.delta)});
+                      task_score_text(t.b, t.b_incomplete), delta_text(t.delta, t.paired)});
       continue;
     }
     const size_t before = rows.size();
     for (const results::SettingComparison& s : c.settings) {
       if (s.task == t.task) {
-        rows.push_back({column_name(s.task), s.name, score_text(s.a), score_text(s.b), delta_text(s.delta)});
+        rows.push_back({column_name(s.task), s.name, score_text(s.a), score_text(s.b), delta_text(s.delta, s.paired)});
       }
     }
     if (rows.size() == before) continue;  // neither has run the task: the overall row's * says so
     rows.push_back({column_name(t.task), "task score", task_score_text(t.a, t.a_incomplete),
-                    task_score_text(t.b, t.b_incomplete), delta_text(t.delta)});
+                    task_score_text(t.b, t.b_incomplete), delta_text(t.delta, t.paired)});
   }
   print_columns(header, rows, markdown, 2);
   fmt::print(
@@ -54,21 +69,28 @@ void print_table(const results::Comparison& c, bool markdown) {
       "mean over the task's settings; mean: the mean of the task scores. -: no score. *: incomplete (fewer settings\n"
       "than the protocol grid). Tasks neither architecture has run are left out.\n",
       c.b, c.a);
+  if (several_seeds(c))
+    fmt::print("With several seeds: scores are means over seeds; [low, high] is the 95% paired bootstrap interval of\n"
+               "B - A over the seeds both have (with their mean difference as 'paired' where A and B have other\n"
+               "seeds too), and ! marks a difference whose interval excludes 0.\n");
 }
 
 void print_csv(const results::Comparison& c) {
-  fmt::print(
-      "level,task,setting,settings,architecture_a,score_a,architecture_b,score_b,delta,incomplete_a,incomplete_b\n");
+  // The seed statistics describe B - A over the seeds both have.
+  fmt::print("level,task,setting,settings,architecture_a,score_a,architecture_b,score_b,delta,incomplete_a,incomplete_b,"
+             "{},significant\n",
+             kSeedStatsCsvHeader);
   const auto number = [](std::optional<double> v) { return v ? config::format_double(*v) : std::string(); };
   for (const results::SettingComparison& s : c.settings) {
-    fmt::print("setting,{},{},{},{},{},{},{},{},,\n", csv_field(s.task), csv_field(s.name),
+    fmt::print("setting,{},{},{},{},{},{},{},{},,,{},{}\n", csv_field(s.task), csv_field(s.name),
                csv_field(config::canonical(s.settings)), csv_field(c.a), number(s.a), csv_field(c.b), number(s.b),
-               number(s.delta));
+               number(s.delta), seed_stats_csv(s.paired.stats), s.paired.excludes_zero ? 1 : 0);
   }
   for (const results::TaskComparison& t : c.tasks) {
-    fmt::print("{},{},,,{},{},{},{},{},{},{}\n", t.task == results::kOverallTask ? "overall" : "task",
+    fmt::print("{},{},,,{},{},{},{},{},{},{},{},{}\n", t.task == results::kOverallTask ? "overall" : "task",
                csv_field(t.task), csv_field(c.a), number(t.a), csv_field(c.b), number(t.b), number(t.delta),
-               t.a_incomplete ? 1 : 0, t.b_incomplete ? 1 : 0);
+               t.a_incomplete ? 1 : 0, t.b_incomplete ? 1 : 0, seed_stats_csv(t.paired.stats),
+               t.paired.excludes_zero ? 1 : 0);
   }
 }
 
@@ -91,6 +113,8 @@ void print_json(const results::Comparison& c) {
     row.set("a", number_or_null(s.a));
     row.set("b", number_or_null(s.b));
     row.set("delta", number_or_null(s.delta));
+    set_seed_stats(row, s.paired.stats);  // of B - A over the seeds both have
+    row.set("significant", s.paired.excludes_zero);
     settings.push_back(std::move(row));
   }
   out.set("settings", settings);
@@ -103,6 +127,8 @@ void print_json(const results::Comparison& c) {
     row.set("delta", number_or_null(t.delta));
     row.set("a_incomplete", t.a_incomplete);
     row.set("b_incomplete", t.b_incomplete);
+    set_seed_stats(row, t.paired.stats);
+    row.set("significant", t.paired.excludes_zero);
     tasks.push_back(std::move(row));
   }
   out.set("tasks", tasks);

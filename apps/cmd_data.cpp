@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "apps/task_options.h"
 #include "core/error.h"
 #include "tasks/data_dir.h"
@@ -206,7 +207,7 @@ void setup_data(CLI::App& app) {
       "inspect", "Print shapes, token ranges, labelled positions and one decoded sequence of a dataset directory");
   ins->add_option("dir", inspect->dir, "dataset directory (train/ and test/ with inputs.npy and targets.npy)")->required();
   ins->add_option("--split", inspect->split, "split of the example: train or test")->capture_default_str();
-  ins->add_option("--row", inspect->row, "sequence shown as the example")->capture_default_str();
+  ins->add_option("--row", inspect->row, "sequence shown as the example")->check(int_in(0))->capture_default_str();
   ins->add_flag("--full", inspect->full, "show every position of the example");
   ins->callback([inspect] { run_inspect(*inspect); });
 }

@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "core/params.h"
@@ -98,14 +99,14 @@ void run_demo(const DemoOptions& o) {
 void setup_demo(CLI::App& app) {
   auto options = std::make_shared<DemoOptions>();
   CLI::App* cmd = app.add_subcommand("demo", "Train a tiny model end to end and print its loss curve (a smoke test)");
-  cmd->add_option("--steps", options->steps, "training steps")->capture_default_str();
-  cmd->add_option("--batch", options->batch, "sequences per batch")->capture_default_str();
-  cmd->add_option("--seq-len", options->seq_len, "tokens per sequence")->capture_default_str();
-  cmd->add_option("--vocab", options->vocab, "vocabulary size")->capture_default_str();
-  cmd->add_option("--dim", options->dim, "model width")->capture_default_str();
-  cmd->add_option("--lr", options->lr, "AdamW learning rate")->capture_default_str();
+  cmd->add_option("--steps", options->steps, "training steps")->check(int_in(1))->capture_default_str();
+  cmd->add_option("--batch", options->batch, "sequences per batch")->check(int_in(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--seq-len", options->seq_len, "tokens per sequence")->check(int_in(2, 1 << 20))->capture_default_str();
+  cmd->add_option("--vocab", options->vocab, "vocabulary size")->check(int_in(2, 1 << 20))->capture_default_str();
+  cmd->add_option("--dim", options->dim, "model width")->check(int_in(1, 1 << 16))->capture_default_str();
+  cmd->add_option("--lr", options->lr, "AdamW learning rate")->check(real_positive())->capture_default_str();
   cmd->add_option("--seed", options->seed, "random seed (data and initialisation)")->capture_default_str();
-  cmd->add_option("--threads", options->threads, "threads used by the kernels")->capture_default_str();
+  cmd->add_option("--threads", options->threads, "threads used by the kernels")->check(int_in(1, kMaxWorkers))->capture_default_str();
   cmd->callback([options] { run_demo(*options); });
 }
 

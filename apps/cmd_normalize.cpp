@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "apps/commands.h"
+#include "config/atomic_file.h"
+#include "apps/option_checks.h"
 #include "core/error.h"
 #include "models/normalize.h"
 #include "sweeps/train_run.h"
@@ -66,9 +68,7 @@ void run_normalize(const NormalizeOptions& o) {
   if (o.output.empty()) {
     fmt::print("{}", text);
   } else {
-    std::ofstream out(o.output);
-    MAD_CHECK(out.good(), "--output {}: cannot write the file", o.output);
-    out << text;
+    config::write_file_atomically(o.output, text);
     fmt::print(stderr, "{}", commented(models::normalize_report(r, target)));
   }
   // A target that could not be met is said on stderr as well, so that scripts piping the YAML notice.
@@ -94,11 +94,11 @@ void setup_normalize(CLI::App& app) {
       "YAML (loadable by --arch) after a commented summary; see docs/normalize.md.\n"
       "Example: mad normalize --arch hybrid.yml --state 4096 --params 400000 --task in-context-recall > iso.yml");
   cmd->add_option("--arch", o->arch_file, "YAML architecture spec")->required();
-  cmd->add_option("--state", o->state, "target total fixed state, floats per sequence (e.g. 4096)")->required();
-  cmd->add_option("--params", o->params, "target parameter count without embeddings (as 'mad describe' counts it)");
+  cmd->add_option("--state", o->state, "target total fixed state, floats per sequence (e.g. 4096)")->check(int_in(1))->required();
+  cmd->add_option("--params", o->params, "target parameter count without embeddings (as 'mad describe' counts it)")->check(int_in(1));
   cmd->add_option("--task", o->task, "measure at this task's baseline shape and backbone (name or shorthand)");
-  cmd->add_option("--seq-len", o->seq_len, "sequence length (default: the task's, else 128)");
-  cmd->add_option("--vocab-size", o->vocab_size, "vocabulary size (default: the task's, else 16)");
+  cmd->add_option("--seq-len", o->seq_len, "sequence length (default: the task's, else 128)")->check(int_in(1));
+  cmd->add_option("--vocab-size", o->vocab_size, "vocabulary size (default: the task's, else 16)")->check(int_in(2));
   cmd->add_option("--output,-o", o->output, "write the YAML to this file instead of stdout (summary on stderr)");
   cmd->callback([o] { run_normalize(*o); });
 }

@@ -8,6 +8,8 @@
 
 #include "apps/commands.h"
 #include "apps/score_format.h"
+#include "models/arch_spec.h"
+#include "models/draw.h"
 #include "results/report.h"
 
 namespace mad::cli {
@@ -19,6 +21,19 @@ struct ReportCommandOptions {
   std::string sweep;
 };
 
+// A standalone SVG made fit for inlining into the page next to others: no namespace URL (HTML5 inline
+// SVG needs none, and the page names no URL) and its arrowhead marker's id made unique per drawing.
+std::string inline_drawing(std::string svg, size_t index) {
+  const auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (size_t at = svg.find(from); at != std::string::npos; at = svg.find(from, at + to.size())) svg.replace(at, from.size(), to);
+  };
+  replace_all(" xmlns=\"http://www.w3.org/2000/svg\"", "");
+  const std::string id = fmt::format("arrow{}", index);
+  replace_all("id=\"a\"", "id=\"" + id + "\"");
+  replace_all("url(#a)", "url(#" + id + ")");
+  return svg;
+}
+
 void run_report(const ReportCommandOptions& o) {
   const std::vector<results::StoredRun> runs = read_runs(o.db, o.sweep);
   results::ReportOptions options;
@@ -26,8 +41,19 @@ void run_report(const ReportCommandOptions& o) {
   options.sweep = o.sweep;
   options.scores = protocol_expectations();
   options.task_labels = task_shorthands();
+  // Each architecture's drawing, as `mad describe --graph svg` draws it (results/ does not know the models).
+  for (const results::StoredRun& r : runs) {
+    if (options.drawings.contains(r.architecture_hash)) continue;
+    try {
+      options.drawings[r.architecture_hash] =
+          inline_drawing(models::arch_svg(models::arch_from_config(r.run.architecture.spec)), options.drawings.size());
+    } catch (const std::exception&) {
+      // A spec this mad cannot build (a layer from another version): the report goes without its drawing.
+    }
+  }
   const std::string page = results::write_report(runs, options, o.out);
-  fmt::print("wrote {} ({} runs); open it in a browser, it needs no network\n", page, runs.size());
+  fmt::print("wrote {} ({} runs) and each chart's data as CSV next to it; open it in a browser, it needs no network\n",
+             page, runs.size());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/api.h"
 #include "apps/commands.h"
 #include "config/canonical.h"
 #include "core/error.h"
@@ -61,6 +62,7 @@ config::Value run_json(const results::StoredRun& s) {
   v.set("best_epoch", r.final ? config::Value(r.final->best_epoch) : config::Value());
   v.set("epochs_run", r.final ? config::Value(r.final->epochs_run) : config::Value());
   v.set("seconds", r.final ? number_or_null(r.final->seconds) : config::Value());
+  v.set("cpu_seconds", r.cpu_seconds ? number_or_null(*r.cpu_seconds) : config::Value());
   v.set("error", r.error.empty() ? config::Value() : config::Value(r.error));
   v.set("code_version", r.provenance.code_version);
   v.set("build_flags", r.provenance.build_flags);
@@ -81,14 +83,12 @@ void run_list(const RunsOptions& o) {
   check_format(o.format);
   results::RunFilter filter;
   if (!o.status.empty()) filter.status = results::status_from_name(o.status);
-  results::ResultsDb db = results::ResultsDb::open(o.db, results::ResultsDb::Access::read_only);
-  const std::vector<results::StoredRun> runs = db.runs(filter);
   if (o.format == "json") {
-    config::Value out = config::Value::list();
-    for (const results::StoredRun& s : runs) out.push_back(run_json(s));
-    fmt::print("{}\n", config::canonical(out));
+    fmt::print("{}\n", config::canonical(runs_json(o.db, o.status)));
     return;
   }
+  results::ResultsDb db = results::ResultsDb::open(o.db, results::ResultsDb::Access::read_only);
+  const std::vector<results::StoredRun> runs = db.runs(filter);
   if (runs.empty()) {
     fmt::print("{}: no runs{}\n", o.db, o.status.empty() ? "" : " with status " + o.status);
     return;
@@ -143,7 +143,8 @@ void print_run(const results::StoredRun& s, const std::vector<results::EpochMetr
              config::format_double(r.training.weight_decay), r.training.epochs, r.training.batch_size, r.training.seed);
   fmt::print("status        {}{}\n", results::status_name(r.status), r.error.empty() ? "" : " (" + r.error + ")");
   fmt::print("provenance    mad {}, {}, {} thread(s), host {}\n", p.code_version, p.build_flags, p.threads, p.host);
-  fmt::print("time          {} to {}\n", p.started_at, p.finished_at.empty() ? "(not finished)" : p.finished_at);
+  fmt::print("time          {} to {}{}\n", p.started_at, p.finished_at.empty() ? "(not finished)" : p.finished_at,
+             r.cpu_seconds ? fmt::format(", {:.1f} CPU s", *r.cpu_seconds) : "");
   if (r.final) {
     const results::FinalMetrics& f = *r.final;
     fmt::print("reported      epoch {} of {} (lowest test perplexity), {:.1f} s\n", f.best_epoch, f.epochs_run, f.seconds);
@@ -162,22 +163,43 @@ void print_run(const results::StoredRun& s, const std::vector<results::EpochMetr
   }
 }
 
+// The one run whose key starts with `prefix`, with its epochs.
+std::pair<results::StoredRun, std::vector<results::EpochMetrics>> find_run(const std::string& path, const std::string& prefix) {
+  results::ResultsDb db = results::ResultsDb::open(path, results::ResultsDb::Access::read_only);
+  const std::vector<results::StoredRun> runs = db.runs({.key_prefix = prefix});
+  MAD_CHECK(!runs.empty(), "{}: no run with a key starting with '{}'; 'mad runs --db {}' lists the keys", path, prefix, path);
+  MAD_CHECK(runs.size() == 1, "{}: {} runs have keys starting with '{}'; give more characters of the key", path,
+            runs.size(), prefix);
+  return {runs[0], db.epochs(runs[0].key)};
+}
+
 void run_show(const RunsOptions& o) {
   check_format(o.format);
-  results::ResultsDb db = results::ResultsDb::open(o.db, results::ResultsDb::Access::read_only);
-  const std::vector<results::StoredRun> runs = db.runs({.key_prefix = o.key});
-  MAD_CHECK(!runs.empty(), "{}: no run with a key starting with '{}'; 'mad runs --db {}' lists the keys", o.db, o.key, o.db);
-  MAD_CHECK(runs.size() == 1, "{}: {} runs have keys starting with '{}'; give more characters of the key", o.db,
-            runs.size(), o.key);
-  const std::vector<results::EpochMetrics> epochs = db.epochs(runs[0].key);
   if (o.format == "table") {
-    print_run(runs[0], epochs);
+    const auto [run, epochs] = find_run(o.db, o.key);
+    print_run(run, epochs);
     return;
   }
-  config::Value out = run_json(runs[0]);
-  if (runs[0].run.final) {
-    out.set("train", metrics_json(runs[0].run.final->train));
-    out.set("last_test", metrics_json(runs[0].run.final->last_test));
+  fmt::print("{}\n", config::canonical(run_show_json(o.db, o.key)));
+}
+
+}  // namespace
+
+config::Value runs_json(const std::string& path, const std::string& status) {
+  results::RunFilter filter;
+  if (!status.empty()) filter.status = results::status_from_name(status);
+  config::Value out = config::Value::list();
+  for (const results::StoredRun& s : results::ResultsDb::open(path, results::ResultsDb::Access::read_only).runs(filter))
+    out.push_back(run_json(s));
+  return out;
+}
+
+config::Value run_show_json(const std::string& path, const std::string& key) {
+  const auto [run, epochs] = find_run(path, key);
+  config::Value out = run_json(run);
+  if (run.run.final) {
+    out.set("train", metrics_json(run.run.final->train));
+    out.set("last_test", metrics_json(run.run.final->last_test));
   }
   config::Value list = config::Value::list();
   for (const results::EpochMetrics& e : epochs) {
@@ -190,10 +212,8 @@ void run_show(const RunsOptions& o) {
     list.push_back(std::move(v));
   }
   out.set("epoch_metrics", list);
-  fmt::print("{}\n", config::canonical(out));
+  return out;
 }
-
-}  // namespace
 
 void setup_runs(CLI::App& app) {
   auto o = std::make_shared<RunsOptions>();

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "apps/api.h"
 #include "apps/commands.h"
 #include "apps/score_format.h"
 #include "config/canonical.h"
+#include "core/error.h"
 #include "results/scores.h"
 #include "results/setting_axes.h"
 
@@ -22,12 +24,29 @@ struct ScoresOptions {
   std::string db;
   std::string sweep;
   std::string format = "table";
+  std::string stat = "mean";
   bool by_setting = false;
 };
 
-std::string cell_text(const results::TaskScore& cell) {
+// Whether any cell of the table has more than one seed (then the outputs explain the statistic).
+bool several_seeds(const results::ScoreTable& table) {
+  for (const results::TaskScore& c : table.cells)
+    if (c.seeds.n > 1) return true;
+  return false;
+}
+
+// "0.650 (12)", with several seeds and the mean "0.650 [0.610, 0.690] (36)".
+std::string cell_text(const results::TaskScore& cell, bool mean) {
   if (!cell.score) return "-";
-  return fmt::format("{} ({}){}", score_text(cell.score), cell.runs, cell.incomplete ? "*" : "");
+  return fmt::format("{}{} ({}){}", score_text(cell.score), mean ? interval_text(cell.seeds) : "", cell.runs,
+                     cell.incomplete ? "*" : "");
+}
+
+std::string seeds_legend(const results::ScoreTable& table, bool mean) {
+  if (!several_seeds(table)) return "";
+  return mean ? "With several seeds: per seed the best run of each setting's grid, then the mean over seeds with its "
+                "95% bootstrap interval [low, high].\n"
+              : "With several seeds: each setting's best seed (--stat max).\n";
 }
 
 std::string legend(const results::ScoreTable& table) {
@@ -44,7 +63,7 @@ std::string legend(const results::ScoreTable& table) {
 
 // ---- one row per architecture ----------------------------------------------------------------------
 
-void print_table(const results::ScoreTable& table, bool markdown) {
+void print_table(const results::ScoreTable& table, bool markdown, bool mean) {
   std::vector<std::string> header{"architecture"};
   for (const std::string& task : table.tasks) header.push_back(column_name(task));
   header.emplace_back(results::kOverallTask);
@@ -52,23 +71,24 @@ void print_table(const results::ScoreTable& table, bool markdown) {
   const size_t columns = table.tasks.size() + 1;
   for (size_t a = 0; a < table.architectures.size(); ++a) {
     std::vector<std::string> row{table.architectures[a]};
-    for (size_t c = 0; c < columns; ++c) row.push_back(cell_text(table.cells[a * columns + c]));
+    for (size_t c = 0; c < columns; ++c) row.push_back(cell_text(table.cells[a * columns + c], mean));
     rows.push_back(std::move(row));
   }
   print_columns(header, rows, markdown);
-  fmt::print("{}", legend(table));
+  fmt::print("{}{}", legend(table), seeds_legend(table, mean));
 }
 
 void print_cells_csv(const results::ScoreTable& table) {
-  fmt::print("architecture,architecture_hash,task,score,settings,expected_settings,runs,dropped,incomplete\n");
+  fmt::print("architecture,architecture_hash,task,score,settings,expected_settings,runs,dropped,incomplete,{}\n",
+             kSeedStatsCsvHeader);
   for (const results::TaskScore& c : table.cells) {
-    fmt::print("{},{},{},{},{},{},{},{},{}\n", csv_field(c.architecture), c.architecture_hash, csv_field(c.task),
+    fmt::print("{},{},{},{},{},{},{},{},{},{}\n", csv_field(c.architecture), c.architecture_hash, csv_field(c.task),
                c.score ? config::format_double(*c.score) : "", c.settings, c.expected_settings, c.runs, c.dropped,
-               c.incomplete ? 1 : 0);
+               c.incomplete ? 1 : 0, seed_stats_csv(c.seeds));
   }
 }
 
-void print_cells_json(const results::ScoreTable& table) {
+config::Value cells_json(const results::ScoreTable& table) {
   config::Value out = config::Value::list();
   for (const results::TaskScore& c : table.cells) {
     config::Value row = config::Value::map();
@@ -81,9 +101,10 @@ void print_cells_json(const results::ScoreTable& table) {
     row.set("runs", config::Value(c.runs));
     row.set("dropped", config::Value(c.dropped));
     row.set("incomplete", c.incomplete);
+    set_seed_stats(row, c.seeds);
     out.push_back(std::move(row));
   }
-  fmt::print("{}\n", config::canonical(out));
+  return out;
 }
 
 // ---- one row per task setting ----------------------------------------------------------------------
@@ -102,32 +123,33 @@ std::map<std::string, std::string> setting_names(const results::ScoreTable& tabl
   return names;
 }
 
-void print_settings(const results::ScoreTable& table, const std::string& format) {
-  const std::map<std::string, std::string> names = setting_names(table);
-  if (format == "json") {
-    config::Value out = config::Value::list();
-    for (const results::SettingScore& s : table.settings) {
-      config::Value row = config::Value::map();
-      row.set("architecture", s.architecture);
-      row.set("task", s.task);
-      row.set("setting", s.settings);
-      row.set("score", number_or_null(s.score));
-      row.set("lr", s.score ? config::Value(s.lr) : config::Value());
-      row.set("weight_decay", s.score ? config::Value(s.weight_decay) : config::Value());
-      row.set("runs", config::Value(s.runs));
-      row.set("dropped", config::Value(s.dropped));
-      out.push_back(std::move(row));
-    }
-    fmt::print("{}\n", config::canonical(out));
-    return;
+config::Value settings_json(const results::ScoreTable& table) {
+  config::Value out = config::Value::list();
+  for (const results::SettingScore& s : table.settings) {
+    config::Value row = config::Value::map();
+    row.set("architecture", s.architecture);
+    row.set("task", s.task);
+    row.set("setting", s.settings);
+    row.set("score", number_or_null(s.score));
+    row.set("lr", s.score ? config::Value(s.lr) : config::Value());
+    row.set("weight_decay", s.score ? config::Value(s.weight_decay) : config::Value());
+    row.set("runs", config::Value(s.runs));
+    row.set("dropped", config::Value(s.dropped));
+    set_seed_stats(row, s.seeds);
+    out.push_back(std::move(row));
   }
+  return out;
+}
+
+void print_settings(const results::ScoreTable& table, const std::string& format, bool mean) {
+  const std::map<std::string, std::string> names = setting_names(table);
   if (format == "csv") {
-    fmt::print("architecture,task,setting,settings,score,lr,weight_decay,runs,dropped\n");
+    fmt::print("architecture,task,setting,settings,score,lr,weight_decay,runs,dropped,{}\n", kSeedStatsCsvHeader);
     for (const results::SettingScore& s : table.settings) {
-      fmt::print("{},{},{},{},{},{},{},{},{}\n", csv_field(s.architecture), csv_field(s.task),
+      fmt::print("{},{},{},{},{},{},{},{},{},{}\n", csv_field(s.architecture), csv_field(s.task),
                  csv_field(names.at(s.setting_hash)), csv_field(config::canonical(s.settings)),
                  s.score ? config::format_double(*s.score) : "", s.score ? config::format_double(s.lr) : "",
-                 s.score ? config::format_double(s.weight_decay) : "", s.runs, s.dropped);
+                 s.score ? config::format_double(s.weight_decay) : "", s.runs, s.dropped, seed_stats_csv(s.seeds));
     }
     return;
   }
@@ -135,28 +157,42 @@ void print_settings(const results::ScoreTable& table, const std::string& format)
                                         "dropped"};
   std::vector<std::vector<std::string>> rows;
   for (const results::SettingScore& s : table.settings) {
-    rows.push_back({s.architecture, column_name(s.task), names.at(s.setting_hash), score_text(s.score),
+    rows.push_back({s.architecture, column_name(s.task), names.at(s.setting_hash),
+                    score_text(s.score) + (mean ? interval_text(s.seeds) : ""),
                     s.score ? config::format_double(s.lr) : "-", s.score ? config::format_double(s.weight_decay) : "-",
                     std::to_string(s.runs), std::to_string(s.dropped)});
   }
   print_columns(header, rows, format == "markdown", 3);
+  fmt::print("{}", seeds_legend(table, mean));
+}
+
+results::ScoreTable score_table(const std::string& db, const std::string& sweep, const std::string& stat) {
+  MAD_CHECK(stat == "mean" || stat == "max", "scores: unknown --stat '{}'; use mean or max", stat);
+  results::ScoreOptions options = protocol_expectations();
+  options.stat = stat == "mean" ? results::ScoreOptions::Stat::mean : results::ScoreOptions::Stat::max;
+  return results::mad_scores(read_runs(db, sweep), options);
 }
 
 void run_scores(const ScoresOptions& o) {
   check_format("scores", o.format, {"table", "markdown", "csv", "json"});
-  const std::vector<results::StoredRun> runs = read_runs(o.db, o.sweep);
-  const results::ScoreTable table = results::mad_scores(runs, protocol_expectations());
+  const bool mean = o.stat == "mean";
+  const results::ScoreTable table = score_table(o.db, o.sweep, o.stat);
   if (table.architectures.empty() && (o.format == "table" || o.format == "markdown")) {
     fmt::print("{}: no runs{}\n", o.db, o.sweep.empty() ? "" : " in sweep " + o.sweep);
     return;
   }
-  if (o.by_setting) print_settings(table, o.format);
+  if (o.format == "json") fmt::print("{}\n", config::canonical(o.by_setting ? settings_json(table) : cells_json(table)));
+  else if (o.by_setting) print_settings(table, o.format, mean);
   else if (o.format == "csv") print_cells_csv(table);
-  else if (o.format == "json") print_cells_json(table);
-  else print_table(table, o.format == "markdown");
+  else print_table(table, o.format == "markdown", mean);
 }
 
 }  // namespace
+
+config::Value scores_json(const std::string& db, const std::string& sweep, bool by_setting, const std::string& stat) {
+  const results::ScoreTable table = score_table(db, sweep, stat);
+  return by_setting ? settings_json(table) : cells_json(table);
+}
 
 void setup_scores(CLI::App& app) {
   auto o = std::make_shared<ScoresOptions>();
@@ -167,6 +203,10 @@ void setup_scores(CLI::App& app) {
   cmd->add_option("--db", o->db, "results database (SQLite)")->required();
   cmd->add_option("--sweep", o->sweep, "only the runs of this sweep");
   cmd->add_option("--format", o->format, "table, markdown, csv or json")->capture_default_str();
+  cmd->add_option("--stat", o->stat,
+                  "with several seeds: mean (over seeds, with std and a 95% bootstrap interval) or max (each "
+                  "setting's best seed)")
+      ->capture_default_str();
   cmd->add_flag("--by-setting", o->by_setting, "one row per architecture and task setting, with the best run's lr and weight decay");
   cmd->callback([o] { run_scores(*o); });
 }

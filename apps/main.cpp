@@ -8,6 +8,7 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "core/budget.h"
 #include "kernels/isa.h"
 
 int main(int argc, char** argv) {
@@ -25,6 +26,13 @@ int main(int argc, char** argv) {
   }
   app.set_version_flag("--version", std::string("mad ") + MAD_VERSION + ", kernels " + isa);
   app.require_subcommand(1);
+  // Global, so that it may stand before or after the subcommand (fallthrough); applied while parsing,
+  // before any command runs, so that every size check (core/budget.h) sees it.
+  app.fallthrough();
+  app.add_option_function<std::string>(
+      "--max-memory", [](const std::string& size) { mad::set_memory_budget(mad::parse_memory_size(size)); },
+      "memory budget that parameter blocks, datasets and tensors are checked against before allocation: bytes "
+      "with a K, M, G or T suffix (8G) or a percentage of physical memory (50%); default 80%");
   mad::cli::register_commands(app);
   try {
     app.parse(argc, argv);

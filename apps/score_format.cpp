@@ -4,9 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_set>
 
+#include "config/canonical.h"
 #include "core/error.h"
+#include "config/yaml.h"
 #include "results/results_db.h"
+#include "sweeps/sweep_plan.h"
+#include "sweeps/sweep_spec.h"
 #include "tasks/protocol_grid.h"
 
 namespace mad::cli {
@@ -18,7 +23,20 @@ std::vector<results::StoredRun> read_runs(const std::string& db, const std::stri
     MAD_CHECK(std::find(sweeps.begin(), sweeps.end(), sweep) != sweeps.end(), "{}: no sweep '{}'; its sweeps: {}", db,
               sweep, sweeps.empty() ? "none" : fmt::format("{}", fmt::join(sweeps, ", ")));
   }
-  return store.runs({.sweep = sweep});
+  std::vector<results::StoredRun> runs = store.runs({.sweep = sweep});
+  // A sweep's membership keeps the runs of every version of its spec (a spec edited under the same name
+  // adds its runs to the old ones): keep those of the version recorded last, the one the runner trains.
+  const std::string spec = sweep.empty() ? "" : store.sweep_spec(sweep);
+  if (spec.empty()) return runs;
+  std::unordered_set<std::string> current;
+  try {
+    for (const sweeps::PlannedRun& run : sweeps::plan_sweep(sweeps::sweep_from_config(config::load_string(spec), ".")))
+      current.insert(run.key);
+  } catch (const std::exception&) {
+    return runs;  // a spec this mad cannot plan (written by another version): every member counts
+  }
+  std::erase_if(runs, [&](const results::StoredRun& r) { return !current.contains(r.key); });
+  return runs;
 }
 
 results::ScoreOptions protocol_expectations() {
@@ -58,6 +76,27 @@ std::string csv_field(const std::string& text) {
 
 config::Value number_or_null(std::optional<double> v) {
   return v && !std::isnan(*v) ? config::Value(*v) : config::Value();
+}
+
+void set_seed_stats(config::Value& row, const results::SeedStats& s) {
+  row.set("n_seeds", config::Value(s.n));
+  row.set("mean", number_or_null(s.mean));
+  row.set("std", number_or_null(s.std));
+  row.set("ci_low", number_or_null(s.ci_low));
+  row.set("ci_high", number_or_null(s.ci_high));
+}
+
+const char* const kSeedStatsCsvHeader = "n_seeds,mean,std,ci_low,ci_high";
+
+std::string seed_stats_csv(const results::SeedStats& s) {
+  const auto number = [](std::optional<double> v) { return v ? config::format_double(*v) : std::string(); };
+  return fmt::format("{},{},{},{},{}", s.n, number(s.mean), number(s.std), number(s.ci_low), number(s.ci_high));
+}
+
+std::string interval_text(const results::SeedStats& s, bool signed_numbers) {
+  if (!s.ci_low) return "";
+  return signed_numbers ? fmt::format(" [{:+.3f}, {:+.3f}]", *s.ci_low, *s.ci_high)
+                        : fmt::format(" [{:.3f}, {:.3f}]", *s.ci_low, *s.ci_high);
 }
 
 void print_columns(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,

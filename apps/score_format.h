@@ -10,6 +10,7 @@
 #include "config/value.h"
 #include "results/record.h"
 #include "results/scores.h"
+#include "results/seed_stats.h"
 
 namespace mad::cli {
 
@@ -34,6 +35,14 @@ void check_format(const std::string& command, const std::string& format, const s
 std::string score_text(std::optional<double> score);
 std::string csv_field(const std::string& text);
 config::Value number_or_null(std::optional<double> v);
+
+// Seed statistics (results/seed_stats.h) in the outputs: JSON fields n_seeds, mean, std, ci_low and
+// ci_high (null when undefined) added to `row`; the same five as CSV fields ("n,mean,std,lo,hi"); and for
+// tables " [0.300, 0.700]" when there is an interval, else "".
+void set_seed_stats(config::Value& row, const results::SeedStats& s);
+extern const char* const kSeedStatsCsvHeader;  // "n_seeds,mean,std,ci_low,ci_high"
+std::string seed_stats_csv(const results::SeedStats& s);
+std::string interval_text(const results::SeedStats& s, bool signed_numbers = false);
 
 // Prints `rows` under `header`: aligned text (the first `left` columns left-aligned, the rest
 // right-aligned, two spaces apart) or a Markdown table; then an empty line.

@@ -1,41 +1,24 @@
-// Benchmark: our packed SGEMM (kernels/sgemm.h) against Eigen's GEMM, float32, one thread, on the products
+// Benchmark: our packed SGEMM (kernels/sgemm.h), float32 and bf16, one thread, against the FMA peak of the
+// active instruction set (MAD_ISA picks it), on the products
 // a training step of the MAD transformer makes at batch 128, L = 127 (16256 tokens), width 128: the Linear
 // forwards (x W^T), the input gradients (dY W) and the weight gradients (dY^T x), and the issue's
 // [16256 x 128] x [128 x 512]. Prints GFLOP/s (fastest of repeated calls; other processes only add time).
 // It never asserts on timings.
 //
 // Usage: bench_gemm [min_seconds_per_measurement=0.5]
-#include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
-#include <string>
-
 #include "kernels/isa.h"
+#include "kernels/isa/kernel_table.h"
 #include "kernels/sgemm.h"
 
 namespace {
-
-using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMap = Eigen::Map<const Mat, 0, Eigen::OuterStride<>>;
-using MutMap = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
-
-// The float32 path kernels::gemm took before kernels/sgemm.h.
-void eigen_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
-                bool tb, float* C, int64_t ldc) {
-  MutMap c(C, M, N, Eigen::OuterStride<>(ldc));
-  const ConstMap a(A, ta ? K : M, ta ? M : K, Eigen::OuterStride<>(lda));
-  const ConstMap b(B, tb ? N : K, tb ? K : N, Eigen::OuterStride<>(ldb));
-  c.setZero();
-  if (!ta && !tb) c.noalias() += a * b;
-  if (!ta && tb) c.noalias() += a * b.transpose();
-  if (ta && !tb) c.noalias() += a.transpose() * b;
-  if (ta && tb) c.noalias() += a.transpose() * b.transpose();
-}
 
 struct Product {
   const char* what;
@@ -60,6 +43,7 @@ double best_gflops(const Product& p, double min_seconds, Fn&& fn) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  namespace k = mad::kernels;
   const double min_seconds = argc > 1 ? std::atof(argv[1]) : 0.5;
   const int64_t T = 16256, D = 128, F = 352;  // tokens, width, swiglu inner width
   const Product products[] = {
@@ -73,8 +57,13 @@ int main(int argc, char** argv) {
       {"w3 dW: dY^T h", D, F, T, true, false},
       {"attention tile: q k^T", 64, 64, 8, false, true},
   };
-  std::printf("bench_gemm: float32, 1 thread, isa=%s, GFLOP/s (fastest call)\n", std::string(mad::kernels::isa_name(mad::kernels::active_isa())).c_str());
-  std::printf("%-28s %6s %6s %6s %3s %3s %9s %9s %7s\n", "product", "M", "N", "K", "tA", "tB", "sgemm", "eigen", "ratio");
+  const k::KernelTable& table = k::active_kernels();
+  const double peak = table.fma_peak_gflops(2000000), bf16_peak = table.bf16_dot_peak_gflops(2000000);
+  std::printf("bench_gemm: 1 thread, isa=%s, FMA peak %.1f GFLOP/s", std::string(k::isa_name(table.isa)).c_str(), peak);
+  if (bf16_peak > 0) std::printf(", VDPBF16PS peak %.1f GFLOP/s", bf16_peak);
+  std::printf(" (microbenchmarks, kernels/isa/peak.cpp); GFLOP/s of the fastest call\n");
+  std::printf("%-28s %6s %6s %6s %3s %3s %9s %7s %9s %7s\n", "product", "M", "N", "K", "tA", "tB", "f32", "% peak",
+              "bf16", "bf16/f32");
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
   for (const Product& p : products) {
@@ -82,14 +71,15 @@ int main(int argc, char** argv) {
     for (float& x : A) x = dist(rng);
     for (float& x : B) x = dist(rng);
     const int64_t lda = p.ta ? p.M : p.K, ldb = p.tb ? p.K : p.N;
-    const double ours = best_gflops(p, min_seconds, [&] {
-      mad::kernels::sgemm(p.M, p.N, p.K, A.data(), lda, p.ta, B.data(), ldb, p.tb, C.data(), p.N, false);
+    const double f32 = best_gflops(p, min_seconds, [&] {
+      k::sgemm(p.M, p.N, p.K, A.data(), lda, p.ta, B.data(), ldb, p.tb, C.data(), p.N, false);
     });
-    const double eigen = best_gflops(p, min_seconds, [&] {
-      eigen_gemm(p.M, p.N, p.K, A.data(), lda, p.ta, B.data(), ldb, p.tb, C.data(), p.N);
+    const double bf16 = best_gflops(p, min_seconds, [&] {
+      k::sgemm_bf16(p.M, p.N, p.K, A.data(), lda, p.ta, B.data(), ldb, p.tb, C.data(), p.N, false);
     });
-    std::printf("%-28s %6lld %6lld %6lld %3d %3d %9.1f %9.1f %7.2f\n", p.what, static_cast<long long>(p.M),
-                static_cast<long long>(p.N), static_cast<long long>(p.K), p.ta, p.tb, ours, eigen, ours / eigen);
+    std::printf("%-28s %6lld %6lld %6lld %3d %3d %9.1f %6.1f%% %9.1f %7.2f\n", p.what, static_cast<long long>(p.M),
+                static_cast<long long>(p.N), static_cast<long long>(p.K), p.ta, p.tb, f32, 100 * f32 / peak, bf16,
+                bf16 / f32);
   }
   return 0;
 }

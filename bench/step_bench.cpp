@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 
 #include "core/ops.h"
@@ -37,7 +38,8 @@ double median(std::vector<double> v) {
 
 // The model `mad train` builds for this architecture and shape (a language-model backbone).
 std::unique_ptr<models::Model> build_model(const Workload& w) {
-  const models::ArchSpec spec = models::arch_from_names(w.layers, w.dim);
+  const models::ArchSpec spec =
+      w.arch_file.empty() ? models::arch_from_names(w.layers, w.dim) : models::arch_from_file(w.arch_file);
   auto model = std::make_unique<models::Model>(spec, models::BackboneKind::language_model, w.vocab, w.length);
   model->initialize(12345);
   return model;
@@ -57,10 +59,20 @@ std::vector<Workload> canonical_workloads(const models::LayerRegistry& registry)
   for (const Setting& s : settings) {
     out.push_back({s.name, transformer, 128, s.length, 16, 128});
     // Every registered layer alone, so a layer added to the registry is benchmarked without a change here.
-    for (const std::string& layer : registry.names())
+    for (const std::string& layer : registry.layer_names())
       out.push_back({s.name + "/" + layer, {layer}, 128, s.length, 16, 128});
   }
   return out;
+}
+
+Workload arch_workload(const Workload& base, const std::string& arch_file) {
+  Workload w = base;
+  const std::string shape = base.name.substr(0, base.name.find('/'));
+  w.name = shape + "/@" + std::filesystem::path(arch_file).stem().string();
+  w.layers.clear();
+  w.arch_file = arch_file;
+  w.dim = models::arch_from_file(arch_file).dim;
+  return w;
 }
 
 double step_flops(const Workload& w) {

@@ -23,6 +23,7 @@ struct Workload {
   int64_t length = 127;  // tokens per sequence the model sees (in-context recall: seq_len - 1)
   int64_t vocab = 16;
   int64_t dim = 128;
+  std::string arch_file;  // instead of `layers`: an architecture spec file, as for `mad train --arch`
   int64_t tokens() const { return batch * length; }
 };
 
@@ -41,6 +42,10 @@ std::vector<Workload> canonical_workloads(const models::LayerRegistry& registry 
 //   backward are not counted). Layers without a mixing_flops entry count their weight products only.
 // Norms, activations, softmax, the optimizer and the embedding are not counted (O(tokens * width)).
 double step_flops(const Workload& w);
+
+// The workload `base` (a shape: its batch and length) with the architecture of `arch_file` instead of its
+// layers, named "<base>/@<file stem>" (e.g. "icr-128/@mlstm-block-wired"): `mad bench --arch FILE`.
+Workload arch_workload(const Workload& base, const std::string& arch_file);
 
 struct StepTiming {
   std::vector<double> step_ms;   // every timed step

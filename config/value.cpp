@@ -130,6 +130,17 @@ Value& Value::set(std::string key, Value value) {
   return entries.back().second;
 }
 
+bool Value::erase(std::string_view key) {
+  if (kind() != Kind::Map) return false;
+  Map& entries = std::get<Map>(data_);
+  for (auto it = entries.begin(); it != entries.end(); ++it)
+    if (it->first == key) {
+      entries.erase(it);
+      return true;
+    }
+  return false;
+}
+
 void Value::push_back(Value value) {
   if (is_null()) data_ = List{};
   if (kind() != Kind::List) type_error("a list");

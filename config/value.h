@@ -78,6 +78,8 @@ class Value {
   const Value& at(std::string_view key) const;  // throws, naming the missing key
   // Inserts or replaces `key` (a replaced key keeps its position). Turns a null value into a map.
   Value& set(std::string key, Value value);
+  // Removes `key` from a map; false when there was no such key (or this is not a map).
+  bool erase(std::string_view key);
   // Appends to a list. Turns a null value into a list.
   void push_back(Value value);
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/budget.h"
 #include "core/error.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -21,6 +22,11 @@ namespace mad {
 void AlignedFree::operator()(void* p) const noexcept { std::free(p); }
 
 AlignedPtr aligned_alloc_bytes(size_t bytes) {
+  // Every tensor and arena block comes through here: one beyond the budget is a one-line error, not an
+  // out-of-memory kill (Shape guarantees `bytes` did not overflow).
+  if (bytes > static_cast<size_t>(memory_budget()))
+    check_memory(static_cast<int64_t>(bytes), "a tensor or activation block",
+                 "reduce the batch size, the sequence length or the model's sizes");
   const size_t rounded = (bytes + Arena::kAlign - 1) / Arena::kAlign * Arena::kAlign;
   void* p = std::aligned_alloc(Arena::kAlign, rounded == 0 ? Arena::kAlign : rounded);
   if (p == nullptr) throw std::bad_alloc();

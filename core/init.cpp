@@ -35,6 +35,9 @@ void initialize(const Tensor& t, const Init& init, Rng& rng) {
         for (int64_t i = 0; i < n; ++i)
           p[i] = static_cast<T>(n == 1 ? init.a : init.a + (init.b - init.a) * static_cast<double>(i) / static_cast<double>(n - 1));
         break;
+      case Init::Kind::of_index:
+        for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(init.index_function(i));
+        break;
       case Init::Kind::values:
         MAD_CHECK(init.table && static_cast<int64_t>(init.table->size()) == n,
                   "initialize: a values init has {} entries for a tensor of {} elements", init.table ? init.table->size() : 0, n);
@@ -43,6 +46,12 @@ void initialize(const Tensor& t, const Init& init, Rng& rng) {
     }
     if (init.transform)
       for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(init.transform(static_cast<double>(p[i])));
+    if (init.zero_mask) {
+      MAD_CHECK(static_cast<int64_t>(init.zero_mask->size()) == n,
+                "initialize: a mask of {} entries for a tensor of {} elements", init.zero_mask->size(), n);
+      for (int64_t i = 0; i < n; ++i)
+        if ((*init.zero_mask)[static_cast<size_t>(i)] == 0) p[i] = T(0);
+    }
   });
 }
 

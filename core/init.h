@@ -21,6 +21,7 @@ struct Init {
     xavier_uniform,  // U(-g sqrt(6/(fan_in+fan_out)), +...) with gain g = a
     linspace,        // a .. b evenly over all elements (inclusive)
     values,          // the given table, in element order (a layer's computed start, e.g. Hyena's positions)
+    of_index,        // of_index(i) for element i: a computed start that costs no memory before finalize()
   };
   Kind kind = Kind::zeros;
   double a = 0, b = 0;
@@ -32,6 +33,19 @@ struct Init {
   // When set, applied to every value after it is drawn (e.g. Mamba's dt bias: inv_softplus(exp(u)) of a
   // uniform u); the drawn values and so the generator's sequence are unchanged.
   std::function<double(double)> transform = nullptr;
+  // For Kind::of_index. Layers prefer it to `values` for tables as large as the parameter: declaring a
+  // model (mad describe, the memory budget check) then allocates nothing of that size.
+  std::function<double(int64_t)> index_function = nullptr;
+  // When set (one entry per element), elements whose entry is 0 are set to 0 after drawing: the fixed
+  // zeros of a wiring-masked weight (models/projection_mask.h). The draws themselves are unchanged.
+  std::shared_ptr<const std::vector<double>> zero_mask = nullptr;
+  // Elements fixed at zero by zero_mask (a model's effective parameter count leaves them out).
+  int64_t masked_count() const {
+    int64_t n = 0;
+    if (zero_mask)
+      for (double m : *zero_mask) n += m == 0;
+    return n;
+  }
 
   static Init zeros() { return {Kind::zeros}; }
   static Init ones() { return {Kind::ones}; }
@@ -44,6 +58,11 @@ struct Init {
   static Init values(std::vector<double> v) {
     Init init{Kind::values};
     init.table = std::make_shared<const std::vector<double>>(std::move(v));
+    return init;
+  }
+  static Init of_index(std::function<double(int64_t)> f) {
+    Init init{Kind::of_index};
+    init.index_function = std::move(f);
     return init;
   }
   Init then(std::function<double(double)> f) const {

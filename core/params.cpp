@@ -1,5 +1,7 @@
 #include "core/params.h"
 
+#include "core/budget.h"
+
 namespace mad {
 
 namespace {
@@ -17,13 +19,27 @@ Var Param::on(Tape& tape) const {
 Param ParamStore::declare(const std::string& name, const Shape& shape, const Init& init) {
   MAD_CHECK(!finalized(), "ParamStore: cannot declare '{}' after finalize()", name);
   MAD_CHECK(find(name) < 0, "ParamStore: parameter '{}' is declared twice; give each parameter a unique name", name);
+  // Checked: the block holds four sections of padded_ elements, and a spec's sizes are user input.
+  const int64_t padded = checked_add(shape.numel(), kAlignElements - 1, name) / kAlignElements * kAlignElements;
+  const int64_t total = checked_add(padded_, padded, "the parameter count");
+  checked_mul(checked_mul(total, 4, "the parameter block"), static_cast<int64_t>(dtype_size(dtype_)), "the parameter block bytes");
   entries_.push_back({name, shape, init, padded_, {}, {}});
-  padded_ += (shape.numel() + kAlignElements - 1) / kAlignElements * kAlignElements;
+  padded_ = total;
   return Param(this, static_cast<int>(entries_.size() - 1));
 }
 
 void ParamStore::finalize(uint64_t seed) {
   MAD_CHECK(!finalized(), "ParamStore: finalize() called twice");
+  if (4 * padded_ * static_cast<int64_t>(dtype_size(dtype_)) > memory_budget()) {
+    // Name the largest parameter: it is usually the setting to reduce.
+    const Entry* largest = &entries_.front();
+    for (const Entry& e : entries_)
+      if (e.shape.numel() > largest->shape.numel()) largest = &e;
+    check_memory(4 * padded_ * static_cast<int64_t>(dtype_size(dtype_)),
+                 fmt::format("the model's {} parameters with their gradients and AdamW moments", num_params()),
+                 fmt::format("the largest is {} {}: reduce the size setting behind it (dim, d_state, expand, heads, ...)",
+                             largest->name, largest->shape.str()));
+  }
   block_ = Tensor::zeros(Shape{4 * padded_}, dtype_);
   Rng rng(seed);
   for (auto& e : entries_) {

@@ -68,9 +68,13 @@ class Shape {
   void assign(std::span<const int64_t> dims) {
     MAD_CHECK(dims.size() <= kMaxRank, "tensors have at most {} dimensions, got {}", kMaxRank, dims.size());
     rank_ = static_cast<int>(dims.size());
+    int64_t n = 1;
     for (size_t i = 0; i < dims.size(); ++i) {
-      MAD_CHECK(dims[i] >= 0, "negative dimension {} in a shape", dims[i]);
+      MAD_CHECK(dims[i] >= 0, "negative dimension {} in a shape (a size that overflowed?); use smaller sizes", dims[i]);
       dims_[i] = dims[i];
+      // numel() and prod() then never overflow.
+      MAD_CHECK(!__builtin_mul_overflow(n, dims[i], &n), "a tensor of shape {} has more than 2^63 elements; use smaller sizes",
+                str());
     }
   }
 

@@ -1,9 +1,11 @@
 #include "core/tensor.h"
 
+#include "core/budget.h"
+
 namespace mad {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {
-  const size_t bytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
+  const auto bytes = static_cast<size_t>(checked_mul(shape.numel(), static_cast<int64_t>(dtype_size(dtype)), "tensor bytes"));
   AlignedPtr memory = aligned_alloc_bytes(bytes);
   std::memset(memory.get(), 0, bytes);
   std::byte* p = memory.get();
@@ -11,7 +13,8 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype) {
 }
 
 Tensor Tensor::in_arena(Arena& arena, const Shape& shape, DType dtype) {
-  return Tensor(arena.allocate(static_cast<size_t>(shape.numel()) * dtype_size(dtype)), shape, dtype, nullptr);
+  const auto bytes = static_cast<size_t>(checked_mul(shape.numel(), static_cast<int64_t>(dtype_size(dtype)), "tensor bytes"));
+  return Tensor(arena.allocate(bytes), shape, dtype, nullptr);
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {

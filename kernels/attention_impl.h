@@ -4,16 +4,23 @@
 //
 // Products must provide
 //   static void gemm(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate)
-// with the conventions of kernels/gemm.h.
+// with the conventions of kernels/gemm.h. The public functions (kernels/attention.cpp) check the
+// dimensions first: the checks build strings, and std::string code compiled here with a wider instruction
+// set could be linked in for every caller (tests/kernels/isa_symbols_test.sh).
+//
+// The bf16 compute mode (kernels/isa/attention.cpp) passes q, k, v and dout already rounded to bf16 as the
+// product operands (Operands, copies in the scratch) and sets round_tiles: the probability and dS tiles
+// are rounded where they enter a product. Every product then sees exactly the inputs a product rounding
+// its own operands would, but each value of q, k, v, dout is rounded once rather than once per tile.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <string>
+#include <type_traits>
 
 #include "kernels/attention.h"
-#include "kernels/check.h"
+#include "kernels/bf16.h"
 #include "kernels/isa/isa_namespace.h"
 #include "kernels/vecmath.h"
 
@@ -36,22 +43,6 @@ struct Visibility {
   int64_t first(int64_t i) const { return causal && window >= 0 ? max_of(0, i - window) : 0; }
   int64_t end(int64_t i) const { return causal ? i + 1 : L; }
 };
-
-inline std::string dims_text(const AttentionDims& d) {
-  return "L=" + std::to_string(d.L) + ", Dh=" + std::to_string(d.Dh) + ", ld=" + std::to_string(d.ld) +
-         ", ld_out=" + std::to_string(d.ld_out) + ", causal=" + std::to_string(d.causal) +
-         ", window=" + std::to_string(d.window);
-}
-
-inline void check_dims(const AttentionDims& d, const void* scratch, const char* fn) {
-  MAD_KERNEL_CHECK(d.L >= 0 && d.Dh > 0 && d.ld >= d.Dh && d.ld_out >= d.Dh,
-                   std::string(fn) + ": needs L >= 0, Dh > 0 and row strides ld, ld_out >= Dh, got " + dims_text(d));
-  MAD_KERNEL_CHECK(
-      d.window >= -1 && (d.causal || d.window == -1),
-      std::string(fn) + ": window must be -1 or, with causal attention, >= 0, got " + dims_text(d));
-  MAD_KERNEL_CHECK(scratch != nullptr || d.L == 0, std::string(fn) + ": scratch is null (" + dims_text(d) +
-                                                       "); pass " + fn + "_scratch_size(L, Dh) elements");
-}
 
 // Row `row` of a score tile for query i over keys [j0, j0 + c): zeroes the masked entries (so the tile
 // products that follow ignore them) and returns the visible part [lo, hi).
@@ -92,10 +83,29 @@ inline T row_sum(const T* s, int64_t lo, int64_t hi) {
   return sum;
 }
 
+// The operands of the tile products: the caller's q, k, v, dout, or copies of them rounded to bf16.
+template <typename T>
+struct Operands {
+  const T *q, *k, *v, *dout;
+  int64_t ld;       // row stride of q, k, v
+  int64_t ld_dout;  // row stride of dout
+};
+
+// Elements of the scratch the algorithm itself uses (kernels/attention.h adds the bf16 copies).
+constexpr int64_t forward_tile_scratch(int64_t Dh) { return aligned_count(Bq * Bk) + aligned_count(Bq * Dh) + 2 * aligned_count(Bq); }
+constexpr int64_t backward_tile_scratch(int64_t L) { return aligned_count(L) + 2 * aligned_count(Bq * Bk); }
+
+// Rows [0, r) and columns [0, c) of a tile with row stride Bk, rounded to bf16 in place.
+template <typename T>
+inline void round_tile(T* tile, int64_t r, int64_t c) {
+  if constexpr (std::is_same_v<T, float>)
+    for (int64_t a = 0; a < r; ++a) round_array_to_bf16(tile + a * Bk, tile + a * Bk, c);
+}
+
 template <typename T, class Products>
-void forward(const AttentionDims& d, T scale, const T* q, const T* k, const T* v, T* out, T* lse, T* scratch) {
-  check_dims(d, scratch, "attention_forward");
-  const int64_t L = d.L, Dh = d.Dh, ld = d.ld, ld_out = d.ld_out;
+void forward(const AttentionDims& d, T scale, const Operands<T>& in, bool round_tiles, T* out, T* lse, T* scratch) {
+  const int64_t L = d.L, Dh = d.Dh, ld = in.ld, ld_out = d.ld_out;
+  const T *q = in.q, *k = in.k, *v = in.v;
   const Visibility vis{L, d.causal, d.window};
   T* p = scratch;                       // [Bq, Bk] scores, then probabilities
   T* acc = p + aligned_count(Bq * Bk);  // [Bq, Dh] unnormalised output of the query tile
@@ -136,6 +146,7 @@ void forward(const AttentionDims& d, T scale, const T* q, const T* k, const T* v
         for (int64_t j = lo; j < hi; ++j) s[j] = vexp<T>(s[j] * scale - m_new);
         l[a] += row_sum(s, lo, hi);
       }
+      if (round_tiles) round_tile(p, r, c);
       Products::gemm(r, Dh, c, p, Bk, false, v + j0 * ld, ld, false, acc, Dh, true);
     }
     for (int64_t a = 0; a < r; ++a) {
@@ -148,11 +159,11 @@ void forward(const AttentionDims& d, T scale, const T* q, const T* k, const T* v
 }
 
 template <typename T, class Products>
-void backward(const AttentionDims& d, T scale, const T* q, const T* k, const T* v, const T* out, const T* lse,
+void backward(const AttentionDims& d, T scale, const Operands<T>& in, bool round_tiles, const T* out, const T* lse,
               const T* dout, T* dq, T* dk, T* dv, T* scratch) {
-  check_dims(d, scratch, "attention_backward");
   if (dq == nullptr && dk == nullptr && dv == nullptr) return;
-  const int64_t L = d.L, Dh = d.Dh, ld = d.ld, ld_out = d.ld_out;
+  const int64_t L = d.L, Dh = d.Dh, ld = d.ld, ldi = in.ld, ld_out = d.ld_out, ldd = in.ld_dout;
+  const T *q = in.q, *k = in.k, *v = in.v, *dout_p = in.dout;
   const Visibility vis{L, d.causal, d.window};
   T* D = scratch;                      // [L] dout_i . out_i
   T* p = D + aligned_count(L);         // [Bq, Bk] probabilities
@@ -169,7 +180,7 @@ void backward(const AttentionDims& d, T scale, const T* q, const T* k, const T* 
     const int64_t i_end = d.causal && d.window >= 0 ? min_of(L, j1 + d.window) : L;
     for (int64_t i0 = i_begin; i0 < i_end; i0 += Bq) {
       const int64_t i1 = min_of(i0 + Bq, i_end), r = i1 - i0;
-      Products::gemm(r, c, Dh, q + i0 * ld, ld, false, k + j0 * ld, ld, true, p, Bk, false);
+      Products::gemm(r, c, Dh, q + i0 * ldi, ldi, false, k + j0 * ldi, ldi, true, p, Bk, false);
       for (int64_t a = 0; a < r; ++a) {
         int64_t lo, hi;
         T* s = p + a * Bk;
@@ -177,16 +188,23 @@ void backward(const AttentionDims& d, T scale, const T* q, const T* k, const T* 
         const T shift = lse[i0 + a];
         for (int64_t j = lo; j < hi; ++j) s[j] = vexp<T>(s[j] * scale - shift);
       }
-      if (dv != nullptr)
-        Products::gemm(c, Dh, r, p, Bk, true, dout + i0 * ld_out, ld_out, false, dv + j0 * ld, ld, true);
-      if (dq == nullptr && dk == nullptr) continue;
-      Products::gemm(r, c, Dh, dout + i0 * ld_out, ld_out, false, v + j0 * ld, ld, true, ds, Bk, false);
-      for (int64_t a = 0; a < r; ++a) {
-        const T Da = D[i0 + a];
-        for (int64_t b = 0; b < c; ++b) ds[a * Bk + b] = scale * p[a * Bk + b] * (ds[a * Bk + b] - Da);
+      // dS from the probabilities as computed; only the products below see them rounded.
+      const bool need_ds = dq != nullptr || dk != nullptr;
+      if (need_ds) {
+        Products::gemm(r, c, Dh, dout_p + i0 * ldd, ldd, false, v + j0 * ldi, ldi, true, ds, Bk, false);
+        for (int64_t a = 0; a < r; ++a) {
+          const T Da = D[i0 + a];
+          for (int64_t b = 0; b < c; ++b) ds[a * Bk + b] = scale * p[a * Bk + b] * (ds[a * Bk + b] - Da);
+        }
       }
-      if (dq != nullptr) Products::gemm(r, Dh, c, ds, Bk, false, k + j0 * ld, ld, false, dq + i0 * ld, ld, true);
-      if (dk != nullptr) Products::gemm(c, Dh, r, ds, Bk, true, q + i0 * ld, ld, false, dk + j0 * ld, ld, true);
+      if (dv != nullptr) {
+        if (round_tiles) round_tile(p, r, c);
+        Products::gemm(c, Dh, r, p, Bk, true, dout_p + i0 * ldd, ldd, false, dv + j0 * ld, ld, true);
+      }
+      if (!need_ds) continue;
+      if (round_tiles) round_tile(ds, r, c);
+      if (dq != nullptr) Products::gemm(r, Dh, c, ds, Bk, false, k + j0 * ldi, ldi, false, dq + i0 * ld, ld, true);
+      if (dk != nullptr) Products::gemm(c, Dh, r, ds, Bk, true, q + i0 * ldi, ldi, false, dk + j0 * ld, ld, true);
     }
   }
 }

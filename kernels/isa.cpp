@@ -1,7 +1,10 @@
 #include "kernels/isa.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+
+#include "kernels/isa/kernel_table.h"
 
 namespace mad::kernels {
 namespace {
@@ -23,6 +26,12 @@ bool cpu_has(Isa isa) {
   }
   return false;
 #endif
+}
+
+std::string fmt_ratio_note(double ratio) {
+  char text[96];
+  std::snprintf(text, sizeof text, "; VDPBF16PS at %.2fx the FMA rate, so avx512bf16 is not the default", ratio);
+  return text;
 }
 
 std::string names(const std::vector<Isa>& isas) {
@@ -53,8 +62,9 @@ std::vector<Isa> supported_isas() {
   return out;
 }
 
-Isa choose_isa(const char* value, const std::vector<Isa>& supported) {
-  if (value == nullptr || *value == '\0') return supported.back();
+Isa choose_isa(const char* value, const std::vector<Isa>& supported, bool bf16_dot_pays) {
+  if (value == nullptr || *value == '\0')
+    return supported.back() == Isa::avx512bf16 && !bf16_dot_pays ? Isa::avx512 : supported.back();
   const std::string_view wanted(value);
   for (Isa isa : kAllIsas) {
     if (isa_name(isa) != wanted) continue;
@@ -68,6 +78,26 @@ Isa choose_isa(const char* value, const std::vector<Isa>& supported) {
                               names(all) + " (this CPU supports " + names(supported) + ")");
 }
 
+double bf16_dot_rate_ratio() {
+  static const double ratio = [] {
+    const std::vector<Isa> supported = supported_isas();
+    if (supported.back() != Isa::avx512bf16) return 0.0;
+    const KernelTable& t = kernel_table(Isa::avx512bf16);
+    // bf16 first: a clock still ramping up slows the first measurement, and this errs towards avx512.
+    constexpr int64_t kIterations = 200000;
+    const double bf16 = t.bf16_dot_peak_gflops(kIterations), fma = t.fma_peak_gflops(kIterations);
+    return fma > 0 ? bf16 / fma : 0.0;
+  }();
+  return ratio;
+}
+
+namespace {
+bool madisa_set() {
+  const char* value = std::getenv("MAD_ISA");
+  return value != nullptr && *value != '\0';
+}
+}  // namespace
+
 Isa active_isa() {
   // Decided once; an invalid MAD_ISA rethrows at every call, so no kernel ever runs on a guess.
   struct Choice {
@@ -77,7 +107,8 @@ Isa active_isa() {
   static const Choice choice = [] {
     Choice c;
     try {
-      c.isa = choose_isa(std::getenv("MAD_ISA"), supported_isas());
+      const char* value = std::getenv("MAD_ISA");
+      c.isa = choose_isa(value, supported_isas(), madisa_set() || bf16_dot_rate_ratio() >= kBf16DotPaysRatio);
     } catch (const std::invalid_argument& e) {
       c.error = e.what();
     }
@@ -88,7 +119,10 @@ Isa active_isa() {
 }
 
 std::string isa_summary() {
-  return std::string(isa_name(active_isa())) + " (supported: " + names(supported_isas()) + ")";
+  std::string text = std::string(isa_name(active_isa())) + " (supported: " + names(supported_isas());
+  if (!madisa_set() && bf16_dot_rate_ratio() > 0 && active_isa() != Isa::avx512bf16)
+    text += fmt_ratio_note(bf16_dot_rate_ratio());
+  return text + ")";
 }
 
 }  // namespace mad::kernels

@@ -2,11 +2,21 @@
 
 #include <cmath>
 
+#include "models/wiring_graph.h"
+
 namespace mad::models {
 
 std::string_view backbone_name(BackboneKind kind) {
   return kind == BackboneKind::language_model ? "language-model" : "autoencoder";
 }
+
+namespace {
+config::Value to_node(const LayerSpec& l) {
+  config::Value node = l.config;
+  node.set("type", config::Value(l.type));
+  return node;
+}
+}  // namespace
 
 Var Model::Norm::operator()(Tape& tape, Var x) const {
   constexpr double kEps = 1e-5;
@@ -38,7 +48,9 @@ Model::Model(const ArchSpec& spec, BackboneKind kind, int64_t vocab_size, int64_
   for (size_t i = 0; i < spec.layers.size(); ++i) {
     const LayerSpec& l = spec.layers[i];
     const ParamScope block = blocks.sub(static_cast<int>(i));
-    norms_.push_back(make_norm(block.sub(ae ? "0" : "norm")));
+    // A wiring with wrap: false brings its own norms and residual adds (models/wiring_graph.h).
+    wrapped_.push_back(!brings_own_residual(to_node(l)));
+    norms_.push_back(wrapped_.back() ? make_norm(block.sub(ae ? "0" : "norm")) : Norm{});
     const ParamScope layer_scope = block.sub(ae ? "1" : "layer");
     layer_prefixes_.push_back(layer_scope.prefix() + ".");
     try {
@@ -69,7 +81,8 @@ Var Model::logits(Tape& tape, const Tensor& tokens) const {
   const int64_t T = tokens.dim(1);
   Var x = embedding(embedding_.on(tape), tokens);  // [B, T, D]
   // The residual sum may take the memory of the layer's output, which nothing else reads.
-  for (size_t i = 0; i < layers_.size(); ++i) x = add_into(x, layers_[i]->forward(tape, norms_[i](tape, x)));
+  for (size_t i = 0; i < layers_.size(); ++i)
+    x = wrapped_[i] ? add_into(x, layers_[i]->forward(tape, norms_[i](tape, x))) : layers_[i]->forward(tape, x);
   if (kind_ == BackboneKind::language_model) return head_(tape, final_norm_(tape, x));
 
   Var h = slice(x, 1, T - 1, T);                                  // [B, 1, D]: the last position
@@ -82,7 +95,7 @@ Var Model::logits(Tape& tape, const Tensor& tokens) const {
 int64_t Model::layer_params(size_t i) const {
   int64_t n = 0;
   for (const auto& e : params_.entries())
-    if (e.name.rfind(layer_prefixes_.at(i), 0) == 0) n += e.shape.numel();
+    if (e.name.rfind(layer_prefixes_.at(i), 0) == 0) n += e.shape.numel() - e.init.masked_count();
   return n;
 }
 
@@ -90,12 +103,15 @@ int64_t Model::brick_params(const std::string& name) const {
   const std::string prefix = bricks_->scope.prefix() + "." + name + ".";
   int64_t n = 0;
   for (const auto& e : params_.entries())
-    if (e.name.rfind(prefix, 0) == 0) n += e.shape.numel();
+    if (e.name.rfind(prefix, 0) == 0) n += e.shape.numel() - e.init.masked_count();
   return n;
 }
 
+// Effective parameters: the fixed zeros of wiring masks (models/projection_mask.h) are not counted.
 int64_t Model::params_without_embeddings() const {
-  return params_.num_params() - params_.entry(embedding_.index()).shape.numel();
+  int64_t masked = 0;
+  for (const auto& e : params_.entries()) masked += e.init.masked_count();
+  return params_.num_params() - masked - params_.entry(embedding_.index()).shape.numel();
 }
 
 StateSize Model::layer_state(size_t i) const {

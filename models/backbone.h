@@ -73,6 +73,7 @@ class Model : public Module {
   std::unique_ptr<BrickTable> bricks_;  // the shared bricks, built by their first use
   Param embedding_;
   std::vector<Norm> norms_;
+  std::vector<bool> wrapped_;  // false: the entry brings its own norms and residual
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::string> layer_prefixes_;
   // language model head

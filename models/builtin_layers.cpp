@@ -18,6 +18,8 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_ltc_layers(registry);         // ltc
   register_graph_layers(registry);  // parallel, sequential, brick (models/graph.h)
   register_mlstm_preup_layers(registry);  // mlstm-preup-block
+  register_block_layers(registry);   // wiring blocks: linear, split, concat, causal-conv, ... (models/blocks/)
+  register_wiring_layers(registry);  // wiring (models/wiring_graph.h)
 }
 
 }  // namespace mad::models

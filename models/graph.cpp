@@ -1,5 +1,8 @@
 #include "models/graph.h"
 
+#include "models/projection_mask.h"
+#include "models/wiring_graph.h"
+
 #include <cctype>
 
 namespace mad::models {
@@ -218,6 +221,30 @@ config::Value resolve_node(const config::Value& entry, int64_t dim, const LayerR
     type = entry.get<std::string>("type");
     overrides = node_config(entry);
   }
+  if (registry.contains(type) && registry.find(type).block)
+    fail(fmt::format("{}: '{}' is a wiring block, not a layer: use it as a node of a {{type: wiring, nodes: ...}} entry "
+                     "(docs/graphs.md)", entry.where(), type));
+  // A mask on a layer's own projections is kept only when given, so that the configs (and hashes) of
+  // unmasked layers are what they were before masks existed.
+  config::Value projection_wiring;
+  if (overrides.is_map() && overrides.contains("wiring") && registry.contains(type) &&
+      !registry.defaults(type).contains("wiring")) {
+    const std::vector<std::string>& projections = registry.find(type).masked_projections;
+    if (projections.empty())
+      fail(fmt::format("{}: '{}' has no projection that takes a wiring mask; put the mask on a linear node of a wiring "
+                       "entry (docs/graphs.md, \"Wiring masks\")", overrides.at("wiring").where(), type));
+    projection_wiring = overrides.at("wiring");
+    check_layer_wiring(projection_wiring, type, projections);
+    overrides.erase("wiring");
+  }
+  // A wiring's knobs (models/wiring_knobs.h), likewise kept only when given.
+  config::Value knobs;
+  if (type == "wiring" && overrides.is_map() && overrides.contains("knobs")) {
+    knobs = overrides.at("knobs");
+    overrides.erase("knobs");
+  }
+  if (type == "wiring" && overrides.is_map() && overrides.contains("nodes") && !overrides.contains("output"))
+    fail(fmt::format("{}: a wiring needs 'output: TENSOR' naming the tensor it returns (width {})", entry.where(), dim));
   config::Value resolved;
   try {
     resolved = registry.resolve(type, overrides, dim);
@@ -226,6 +253,9 @@ config::Value resolve_node(const config::Value& entry, int64_t dim, const LayerR
   }
   if (type == "parallel" || type == "sequential") resolve_children(type, resolved, dim, registry, bricks);
   if (type == "brick") resolved.set("body", resolve_node(resolved.at("body"), dim, registry, bricks));
+  if (!knobs.is_null()) resolved.set("knobs", knobs);
+  if (type == "wiring") resolve_wiring(resolved, dim, registry, bricks);
+  if (!projection_wiring.is_null()) resolved.set("wiring", projection_wiring);
   config::Value node = config::Value::map();
   node.set("type", config::Value(type));
   for (const auto& [key, value] : resolved.as_map()) node.set(key, value);

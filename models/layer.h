@@ -9,6 +9,7 @@
 #include "config/value.h"
 #include "core/ops.h"
 #include "core/params.h"
+#include "models/projection_mask.h"
 
 namespace mad::models {
 
@@ -43,13 +44,14 @@ class Layer {
   virtual Var forward(Tape& tape, Var x) const = 0;
 };
 
-// y = x W^T (+ b): weight [out, in] (PyTorch's layout and name), bias [out], both under `scope`.
+// y = x (W * M)^T (+ b): weight [out, in] (PyTorch's layout and name), bias [out], both under `scope`; M is an
+// optional fixed wiring mask (models/projection_mask.h), absent by default.
 // Biases start at zero (the reference zeroes every Linear bias).
 class Linear {
  public:
   Linear() = default;
   Linear(const ParamScope& scope, int64_t in, int64_t out, bool bias, const BuildContext& ctx,
-         Init weight_init = Init::uniform_fan_in());
+         Init weight_init = Init::uniform_fan_in(), ProjectionMask mask = {});
   // x [..., in] -> [..., out]
   Var operator()(Tape& tape, Var x) const;
   int64_t in() const { return in_; }
@@ -57,6 +59,7 @@ class Linear {
 
  private:
   Param weight_, bias_;
+  ProjectionMask mask_;
   int64_t in_ = 0, out_ = 0;
 };
 

@@ -33,7 +33,9 @@ struct Unit {
 int64_t layer_params(const LayerEntry& entry, const config::Value& config, const BuildContext& ctx) {
   ParamStore store;
   entry.build(config, ParamScope(store).sub("layer"), ctx);
-  return store.num_params();
+  int64_t masked = 0;  // the fixed zeros of wiring masks are not parameters (models/projection_mask.h)
+  for (const auto& e : store.entries()) masked += e.init.masked_count();
+  return store.num_params() - masked;
 }
 
 double change_of(const Option& o, const Option& original) {
@@ -271,7 +273,8 @@ NormalizeResult normalize(const ArchSpec& spec, const NormalizeShape& shape, con
     base_params -= change.params_before;
     if (state.fixed) result.state_before += state.floats;
     else result.growing_state += state.floats;
-    any_fixed_mixer = any_fixed_mixer || (entry.sequence_mixer && state.fixed);
+    // A wiring is not a registered sequence mixer, but its nodes' state (a core, a conv) makes it one.
+    any_fixed_mixer = any_fixed_mixer || ((entry.sequence_mixer || state.floats > 0) && state.fixed);
     try {
       options[i] = layer_options(entry, layer.config, ctx, change.growing);
     } catch (const Error& e) {

@@ -39,6 +39,20 @@ std::vector<std::string> LayerRegistry::names() const {
   return out;
 }
 
+std::vector<std::string> LayerRegistry::layer_names() const {
+  std::vector<std::string> out;
+  for (const auto& l : layers_)
+    if (!l.entry.block) out.push_back(l.entry.name);
+  return out;
+}
+
+std::vector<std::string> LayerRegistry::block_names() const {
+  std::vector<std::string> out;
+  for (const auto& l : layers_)
+    if (l.entry.block) out.push_back(l.entry.name);
+  return out;
+}
+
 const config::Value& LayerRegistry::defaults(std::string_view name) const {
   find(name);
   for (const auto& l : layers_)

@@ -6,6 +6,7 @@
 // configs/layers/<name>.yml (compiled into the binary), holding the reference values.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,17 @@ namespace mad::models {
 struct StateSize {
   int64_t floats = 0;
   bool fixed = true;
+};
+
+// What a wiring node (models/wiring_graph.h) needs to know about an atomic block of the `block` family: how many
+// tensors it reads and the widths (last axis) of what it returns. A block's resolved configuration holds
+// the widths it reads as `in_widths` (set by the wiring), so build, state and FLOP functions see them.
+struct BlockSpec {
+  int min_inputs = 1;
+  int max_inputs = 1;  // -1: any number
+  // Output widths for input widths `in` (the configuration without in_widths); a bad combination throws
+  // mad::Error naming the setting or the widths (the wiring adds the node, key and file:line).
+  std::vector<int64_t> (*widths)(const config::Value& config, std::span<const int64_t> in) = nullptr;
 };
 
 struct LayerEntry {
@@ -38,6 +50,11 @@ struct LayerEntry {
   // or hidden width, ...) set to other values the layer accepts at ctx.dim; every other key unchanged.
   // A handful to a few hundred options; nullptr: the layer has no size knobs.
   std::vector<config::Value> (*size_options)(const config::Value& config, const BuildContext& ctx) = nullptr;
+  // Set for the atomic blocks of wiring graphs (family "block"), which are not layers of their own.
+  const BlockSpec* block = nullptr;
+  // The parameter-scope names of the projections a `wiring:` mask may go on (models/projection_mask.h,
+  // layer_projection_mask), e.g. {"Wqkv", "out_proj"}; empty: the layer takes no masks.
+  std::vector<std::string> masked_projections = {};
 };
 
 class LayerRegistry {
@@ -49,6 +66,9 @@ class LayerRegistry {
   const LayerEntry& find(std::string_view name) const;
   bool contains(std::string_view name) const;
   std::vector<std::string> names() const;
+  // The names of entries usable as layers ([B, T, D] -> [B, T, D]), without the wiring blocks.
+  std::vector<std::string> layer_names() const;
+  std::vector<std::string> block_names() const;
   const config::Value& defaults(std::string_view name) const;
 
   // The defaults of `name` overridden by the keys of `overrides` (a map, or null), with `dim` set to the
@@ -82,5 +102,7 @@ void register_cfc_layers(LayerRegistry& registry);
 void register_ltc_layers(LayerRegistry& registry);
 void register_graph_layers(LayerRegistry& registry);  // models/graph.cpp
 void register_mlstm_preup_layers(LayerRegistry& registry);  // models/layers/mlstm_preup.cpp
+void register_block_layers(LayerRegistry& registry);   // models/blocks/*.cpp
+void register_wiring_layers(LayerRegistry& registry);  // models/wiring_graph.cpp
 
 }  // namespace mad::models

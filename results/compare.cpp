@@ -22,6 +22,18 @@ std::string hash_of(const ScoreTable& table, const std::string& architecture) {
   return overall ? overall->architecture_hash : "";
 }
 
+// B - A for each seed both have.
+PairedDifference paired(const SeedScores& a, const SeedScores& b) {
+  std::vector<double> x, y;
+  for (const auto& [seed, v] : a) {
+    const auto it = b.find(seed);
+    if (it == b.end()) continue;
+    x.push_back(v);
+    y.push_back(it->second);
+  }
+  return paired_difference(x, y);
+}
+
 const SettingScore* find_setting(const ScoreTable& table, const std::string& architecture, const std::string& hash) {
   for (const SettingScore& s : table.settings) {
     if (s.architecture == architecture && s.setting_hash == hash) return &s;
@@ -81,8 +93,10 @@ Comparison compare_architectures(const ScoreTable& table, std::string_view a, st
                             s->settings,
                             sa ? sa->score : std::nullopt,
                             sb ? sb->score : std::nullopt,
-                            std::nullopt};
+                            std::nullopt,
+                            {}};
       row.delta = difference(row.a, row.b);
+      if (sa && sb) row.paired = paired(sa->per_seed, sb->per_seed);
       rows.push_back(std::move(row));
     }
     std::stable_sort(rows.begin(), rows.end(), [&](const SettingComparison& x, const SettingComparison& y) {
@@ -96,7 +110,8 @@ Comparison compare_architectures(const ScoreTable& table, std::string_view a, st
   for (const std::string& task : columns) {
     const TaskScore* ca = table.find(out.a, task);
     const TaskScore* cb = table.find(out.b, task);
-    TaskComparison row{task, ca->score, cb->score, difference(ca->score, cb->score), ca->incomplete, cb->incomplete};
+    TaskComparison row{task,           ca->score,        cb->score, difference(ca->score, cb->score),
+                       ca->incomplete, cb->incomplete, paired(ca->per_seed, cb->per_seed)};
     out.tasks.push_back(row);
   }
   return out;

@@ -1,5 +1,7 @@
 // Two architectures side by side: the setting, task and overall scores results::mad_scores computes for
-// each (so a comparison never disagrees with `mad scores`), and their differences B - A.
+// each (so a comparison never disagrees with `mad scores`), and their differences B - A. With several
+// seeds, each difference also comes with the paired statistics of B - A over the seeds both have
+// (results/seed_stats.h): its mean, spread and 95% bootstrap interval, and whether that excludes 0.
 #pragma once
 
 #include <optional>
@@ -9,6 +11,7 @@
 
 #include "config/value.h"
 #include "results/scores.h"
+#include "results/seed_stats.h"
 
 namespace mad::results {
 
@@ -19,6 +22,7 @@ struct SettingComparison {
   config::Value settings;
   std::optional<double> a, b;   // setting scores; nullopt: no runs, or every run dropped
   std::optional<double> delta;  // b - a when both have a score
+  PairedDifference paired;      // B - A seed by seed (stats.n: seeds both have)
 };
 
 // One task, or overall (task kOverallTask).
@@ -26,6 +30,7 @@ struct TaskComparison {
   std::string task;
   std::optional<double> a, b, delta;
   bool a_incomplete = false, b_incomplete = false;  // as TaskScore::incomplete
+  PairedDifference paired;
 };
 
 struct Comparison {

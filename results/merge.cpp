@@ -43,9 +43,18 @@ constexpr std::string_view kMergeSql = R"sql(
 INSERT OR IGNORE INTO main.sweeps SELECT * FROM src.sweeps;
 INSERT OR IGNORE INTO main.architectures SELECT * FROM src.architectures;
 INSERT OR IGNORE INTO main.task_settings SELECT * FROM src.task_settings;
--- A final run in the input replaces a failed or running one here (with its epochs: ON DELETE CASCADE).
-DELETE FROM main.runs WHERE status IN ('failed', 'running')
-  AND key IN (SELECT key FROM src.runs WHERE status IN ('completed', 'diverged'));
+-- A run here that is not final gives way (with its epochs: ON DELETE CASCADE) to the input's record of the
+-- key when that one is further on: final, or with more epochs (a halving run that went on from a rung
+-- elsewhere), or pruned with as many (a rung's decision made elsewhere).
+CREATE TEMP TABLE merge_progress AS
+  SELECT r.key, r.status, (SELECT count(*) FROM src.run_epochs e WHERE e.run_key = r.key) AS epochs FROM src.runs r;
+DELETE FROM main.runs WHERE status NOT IN ('completed', 'diverged') AND key IN (
+  SELECT p.key FROM temp.merge_progress p
+  WHERE p.status IN ('completed', 'diverged')
+     OR p.epochs > (SELECT count(*) FROM main.run_epochs e WHERE e.run_key = p.key)
+     OR (p.status = 'pruned' AND main.runs.status != 'pruned'
+         AND p.epochs = (SELECT count(*) FROM main.run_epochs e WHERE e.run_key = p.key)));
+DROP TABLE temp.merge_progress;
 -- The runs taken from the input: those whose key is not here (INSERT OR IGNORE on the key, made explicit
 -- so that only the taken runs bring their epochs and metrics).
 CREATE TEMP TABLE merge_keys AS SELECT key FROM src.runs WHERE key NOT IN (SELECT key FROM main.runs);

@@ -8,11 +8,9 @@ namespace mad::results {
 
 namespace {
 
-constexpr std::array<std::pair<RunStatus, std::string_view>, 4> kStatusNames{{
-    {RunStatus::completed, "completed"},
-    {RunStatus::diverged, "diverged"},
-    {RunStatus::failed, "failed"},
-    {RunStatus::running, "running"},
+constexpr std::array<std::pair<RunStatus, std::string_view>, 6> kStatusNames{{
+    {RunStatus::completed, "completed"}, {RunStatus::diverged, "diverged"}, {RunStatus::failed, "failed"},
+    {RunStatus::running, "running"},     {RunStatus::paused, "paused"},     {RunStatus::pruned, "pruned"},
 }};
 
 }  // namespace
@@ -28,7 +26,8 @@ RunStatus status_from_name(std::string_view name) {
   for (const auto& [s, n] : kStatusNames) {
     if (n == name) return s;
   }
-  fail(fmt::format("unknown run status '{}'; valid statuses: completed, diverged, failed, running", name));
+  fail(fmt::format("unknown run status '{}'; valid statuses: completed, diverged, failed, running, paused, pruned",
+                   name));
 }
 
 bool is_final(RunStatus status) { return status == RunStatus::completed || status == RunStatus::diverged; }

@@ -16,9 +16,15 @@
 namespace mad::results {
 
 // completed and diverged are final: training is deterministic, so running the same key again would give
-// the same outcome. failed (an error outside training, e.g. out of memory or a killed worker) and running
-// (a claim by a worker in progress) are not, and a later record of the same key replaces them.
-enum class RunStatus { completed, diverged, failed, running };
+// the same outcome. The others are not, and a later record of the same key replaces them:
+//   failed   an error outside training (out of memory, a killed worker);
+//   running  a claim by a worker in progress;
+//   paused   stopped at a rung of a successive-halving search (sweeps/halving.h), checkpointed, waiting
+//            for the rung's decision;
+//   pruned   stopped at a rung because the search's decision dropped it. Final for that search (it never
+//            trains the run again), but not for a grid search over the same key, which trains it on.
+// paused, pruned and failed runs keep the epochs they trained: a search's decisions are computed from them.
+enum class RunStatus { completed, diverged, failed, running, paused, pruned };
 
 std::string_view status_name(RunStatus status);
 // Throws mad::Error listing the valid names.
@@ -64,6 +70,9 @@ struct TrainingSettings {
   int64_t epochs = 200;
   int64_t batch_size = 128;
   int64_t seed = 12345;
+  // f32 | bf16 (kernels/precision.h). Part of the key only when not f32, so every f32 run keeps the key
+  // it had before precision existed.
+  std::string precision = "f32";
 };
 
 // Where and how a run was made (style.md habit 10).
@@ -85,8 +94,12 @@ struct RunRecord {
   RunStatus status = RunStatus::completed;
   Provenance provenance;
   std::string error;             // why the run diverged or failed
-  std::optional<FinalMetrics> final;  // required when completed; for a diverged run, if an epoch finished
+  std::optional<FinalMetrics> final;  // required when completed; none for a diverged run (its reason is in
+                                      // `error`); paused and pruned runs: the epochs so far (train metrics NaN)
   std::vector<EpochMetrics> epochs;   // in order, epoch numbers increasing
+  // Process CPU time the run's training took (every segment of a run paused at rungs), not wall time;
+  // nullopt when unknown (runs recorded before schema version 3).
+  std::optional<double> cpu_seconds;
 };
 
 // A run read back from a database. epochs is left empty (ResultsDb::epochs reads them).

@@ -7,13 +7,18 @@
 //       architecture,
 //   (d) the scores (overall and per task) against each architecture's total state size, with a state
 //       that grows with the sequence length (softmax attention) drawn hollow,
-//   (e) a footer with the database, sweep, run counts and the generation time.
+//   (e) the runs that diverged or failed, with the reason, and each architecture's drawing (when given),
+//   (f) a footer with the database, sweep, run counts and the generation time.
+// Only tasks with runs get a column, and sections with nothing to show are left out. Charts take the
+// page's width; each architecture keeps one colour (Okabe-Ito), marker and line style in every chart; each
+// chart's data is also written as a CSV file next to the page.
 // Every string from the database is HTML-escaped.
 #pragma once
 
 #include <map>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "results/record.h"
 #include "results/scores.h"
@@ -26,13 +31,25 @@ struct ReportOptions {
   ScoreOptions scores;  // expected settings per task (the protocol grid from the caller): marks incomplete cells
   std::map<std::string, std::string> task_labels;  // short column names ("CR"); a task without one shows its name
   std::string generated_at;  // the footer's time; empty: now (ISO 8601 UTC)
+  // Architecture hash -> an SVG drawing of its spec (models/draw.h; results/ does not know the models),
+  // shown in the section "Architectures". Architectures without one are left out of it.
+  std::map<std::string, std::string> drawings;
 };
+
+// A file of the report: index.html, or a chart's data as CSV (linked from under the chart).
+struct ReportFile {
+  std::string name, content;
+};
+
+// index.html first, then the CSV files.
+std::vector<ReportFile> report_files(std::span<const StoredRun> runs, const ReportOptions& options);
 
 // The page for `runs` (as ResultsDb::runs returns them).
 std::string report_html(std::span<const StoredRun> runs, const ReportOptions& options);
 
-// Writes report_html to out_dir/index.html, creating out_dir when missing. Atomic: the page is written to
-// index.html.tmp and renamed, so a reader never sees half a page. Returns the path of the page. Throws a
+// Writes report_files to out_dir, creating it when missing. Atomic per file: each is written to NAME.tmp
+// and renamed, the page last, so a reader never sees half a page or a page without its data. Returns the
+// path of the page. Throws a
 // one-line mad::Error naming the directory and the fix when it cannot be written.
 std::string write_report(std::span<const StoredRun> runs, const ReportOptions& options, const std::string& out_dir);
 

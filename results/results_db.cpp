@@ -8,6 +8,7 @@
 #include "config/canonical.h"
 #include "config/yaml.h"
 #include "core/error.h"
+#include "results/db_files.h"
 #include "results/provenance.h"
 #include "results/run_key.h"
 #include "results/schema.h"
@@ -83,17 +84,19 @@ ResultsDb::~ResultsDb() = default;
 
 const std::string& ResultsDb::path() const { return db_->path(); }
 
-ResultsDb ResultsDb::open(const std::string& path, Access access, int busy_timeout_ms) {
+ResultsDb ResultsDb::open(const std::string& path, Access access, LockWait lock_wait) {
   const bool read_only = access == Access::read_only;
   MAD_CHECK(!read_only || std::filesystem::exists(path), "{}: no such results database; give the file a sweep wrote",
             path);
   auto db = std::make_unique<Connection>(path, read_only ? Connection::Access::read_only : Connection::Access::read_write,
-                                         busy_timeout_ms);
+                                         std::move(lock_wait));
   // SQLite opens a file it cannot write read-only without saying so; say it now, not at the first run.
-  MAD_CHECK(read_only || !db->read_only(),
-            "{}: the file is read-only; make the file and its directory writable (SQLite also writes FILE-wal and "
-            "FILE-shm next to it), or copy the database somewhere writable",
-            path);
+  if (!read_only && db->read_only()) {
+    const std::string obstacle = write_obstacle(path);
+    fail(fmt::format("{}: the file is read-only{}; make the file and its directory writable (SQLite also writes "
+                     "FILE-wal and FILE-shm next to it), or copy the database somewhere writable",
+                     path, obstacle.empty() ? "" : " (" + obstacle + ")"));
+  }
   db->exec("PRAGMA foreign_keys = ON");
   // The first read: a file that is not a database fails here.
   const int version = stored_schema_version(*db, "main", path);
@@ -136,11 +139,38 @@ ResultsDb::Claim ResultsDb::claim_run(const RunRecord& run, const HolderAlive& h
       return Claim::done;
     }
     if (status == RunStatus::running && holder_alive(seen.text(1), seen.int64(2))) return Claim::taken;
+    seen.reset();
+    // The run stays as it is (its epochs: a paused run's rung metrics must stay readable while it trains
+    // on, since its siblings' decisions read them); only who holds it changes. Its start is kept when it
+    // has epochs (a run continuing from a rung), else it starts now.
+    Statement take(*db_, R"sql(
+UPDATE runs SET status = 'running', code_version = ?2, build_flags = ?3, threads = ?4, host = ?5, pid = ?6,
+  started_at = CASE WHEN EXISTS (SELECT 1 FROM run_epochs WHERE run_key = ?1) THEN started_at ELSE ?7 END,
+  finished_at = NULL, error = NULL
+WHERE key = ?1)sql");
+    const Provenance& p = run.provenance;
+    take.bind_all(key, p.code_version, p.build_flags, p.threads, p.host, p.pid, p.started_at).run();
+    if (!run.sweep.empty()) add_membership(*db_, run.sweep, key);
+    transaction.commit();
+    return Claim::claimed;
   }
   seen.reset();
   write_run(*db_, run);
   transaction.commit();
   return Claim::claimed;
+}
+
+bool ResultsDb::update_status(const std::string& key, RunStatus status, const std::string& error) {
+  MAD_CHECK(status == RunStatus::failed || status == RunStatus::pruned,
+            "update_status: only failed or pruned, got {}", status_name(status));
+  Transaction transaction(*db_);
+  Statement update(*db_,
+                   "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4 "
+                   "WHERE key = ?1 AND status NOT IN ('completed', 'diverged')");
+  update.bind_all(key, status_name(status), optional_text(error), utc_timestamp()).run();
+  const bool updated = db_->changes() == 1;
+  transaction.commit();
+  return updated;
 }
 
 namespace {
@@ -160,20 +190,22 @@ bool write_run(Connection& db, const RunRecord& run) {
   Statement setting(db, "INSERT OR IGNORE INTO task_settings (hash, task, settings) VALUES (?1, ?2, ?3)");
   setting.bind_all(setting_hash, task_of(run.task_settings), config::canonical(run.task_settings)).run();
 
-  // A failed or running record of this key gives way (its epochs and metrics go with it: ON DELETE
-  // CASCADE); a final one stays, and the INSERT OR IGNORE below then writes nothing.
-  Statement replace(db, "DELETE FROM runs WHERE key = ?1 AND status IN ('failed', 'running')");
+  // A record that is not final (failed, running, paused, pruned) gives way (its epochs and metrics go
+  // with it: ON DELETE CASCADE; `run` carries every epoch of a resumed run); a final one stays, and the
+  // INSERT OR IGNORE below then writes nothing.
+  Statement replace(db, "DELETE FROM runs WHERE key = ?1 AND status NOT IN ('completed', 'diverged')");
   replace.bind_all(key).run();
   Statement insert(db,
                    "INSERT OR IGNORE INTO runs (key, sweep, architecture, task_setting, lr, weight_decay, epochs, "
                    "batch_size, seed, config, status, code_version, build_flags, threads, host, started_at, "
-                   "finished_at, error, pid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                   "?16, ?17, ?18, ?19)");
+                   "finished_at, error, pid, cpu_seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+                   "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)");
   const TrainingSettings& t = run.training;
   const Provenance& p = run.provenance;
   insert.bind_all(key, optional_text(run.sweep), arch_hash, setting_hash, t.lr, t.weight_decay, t.epochs, t.batch_size,
                   t.seed, config::canonical(identity), status_name(run.status), p.code_version, p.build_flags,
-                  p.threads, p.host, p.started_at, optional_text(p.finished_at), optional_text(run.error), p.pid);
+                  p.threads, p.host, p.started_at, optional_text(p.finished_at), optional_text(run.error), p.pid,
+                  run.cpu_seconds);
   insert.run();
   const bool inserted = db.changes() == 1;
 
@@ -255,7 +287,8 @@ SELECT r.key, r.architecture, r.task_setting, coalesce(r.sweep, ''), a.name, a.s
        coalesce(r.error, ''), m.run_key IS NOT NULL, m.best_epoch, m.epochs_run, m.seconds,
        m.train_loss, m.train_ppl, m.train_acc, m.train_token_acc,
        m.test_loss, m.test_ppl, m.test_acc, m.test_token_acc,
-       m.last_test_loss, m.last_test_ppl, m.last_test_acc, m.last_test_token_acc, coalesce(r.pid, 0)
+       m.last_test_loss, m.last_test_ppl, m.last_test_acc, m.last_test_token_acc, coalesce(r.pid, 0),
+       r.cpu_seconds
 FROM runs r
 JOIN architectures a ON a.hash = r.architecture
 JOIN task_settings t ON t.hash = r.task_setting
@@ -291,6 +324,7 @@ ORDER BY r.started_at, r.key)sql");
     run.status = status_from_name(s.text(15));
     run.provenance = Provenance{s.text(16), s.text(17), s.int64(18), s.text(19), s.text(20), s.text(21), s.int64(39)};
     run.error = s.text(22);
+    run.cpu_seconds = s.optional_real(40);
     if (s.int64(23) != 0) {
       FinalMetrics f;
       f.best_epoch = s.int64(24);
@@ -318,11 +352,26 @@ std::vector<EpochMetrics> ResultsDb::epochs(const std::string& key) {
   return out;
 }
 
+std::optional<RunState> ResultsDb::run_state(const std::string& key, bool with_epochs) {
+  Statement s(*db_, "SELECT status, host, coalesce(pid, 0), started_at, cpu_seconds FROM runs WHERE key = ?1");
+  s.bind_all(key);
+  if (!s.step()) return std::nullopt;
+  RunState state{status_from_name(s.text(0)), s.text(1), s.int64(2), s.text(3), s.optional_real(4), {}};
+  if (with_epochs) state.epochs = epochs(key);
+  return state;
+}
+
 std::vector<std::string> ResultsDb::sweeps() {
   Statement s(*db_, "SELECT name FROM sweeps ORDER BY name");
   std::vector<std::string> out;
   while (s.step()) out.push_back(s.text(0));
   return out;
+}
+
+std::string ResultsDb::sweep_spec(const std::string& name) {
+  Statement s(*db_, "SELECT coalesce(spec, '') FROM sweeps WHERE name = ?1");
+  s.bind_all(name);
+  return s.step() ? s.text(0) : "";
 }
 
 void ResultsDb::publish(const std::string& destination) {

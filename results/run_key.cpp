@@ -11,6 +11,7 @@ config::Value to_config(const TrainingSettings& training) {
   v.set("lr", config::Value(training.lr));
   v.set("seed", config::Value(training.seed));
   v.set("weight_decay", config::Value(training.weight_decay));
+  if (training.precision != "f32") v.set("precision", config::Value(training.precision));
   return v;
 }
 

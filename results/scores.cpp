@@ -48,25 +48,58 @@ const TaskScore* ScoreTable::find(std::string_view architecture, std::string_vie
   return nullptr;
 }
 
+namespace {
+
+// The settings a seed belongs to: the task settings without their seed.
+config::Value without_seed(const config::Value& settings) {
+  config::Value out = config::Value::map();
+  for (const auto& [key, value] : settings.as_map()) {
+    if (key != "seed") out.set(key, value);
+  }
+  return out;
+}
+
+// One seed of one setting: the best run of its grid.
+struct SeedBest {
+  std::optional<double> score;
+  double lr = 0, weight_decay = 0;
+};
+
+std::vector<double> values_of(const SeedScores& per_seed) {
+  std::vector<double> out;
+  for (const auto& [seed, v] : per_seed) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
 ScoreTable mad_scores(std::span<const StoredRun> runs, const ScoreOptions& options) {
   const std::map<std::string, std::string> name_of = display_names(runs);
+  const bool use_max = options.stat == ScoreOptions::Stat::max;
 
-  // Best accuracy per (architecture, task, setting), keyed so that the map iterates in output order.
+  // Best accuracy per (architecture, task, setting) and seed, keyed so that the map iterates in output order.
   using SettingKey = std::tuple<std::string, std::string, std::string, std::string>;  // name, hash, task, settings
   std::map<SettingKey, SettingScore> per_setting;
-  std::map<std::string, std::set<std::string>> settings_of_task;  // task -> setting hashes present
+  std::map<SettingKey, std::map<int64_t, SeedBest>> best_of;
+  std::map<std::string, std::set<std::string>> settings_of_task;  // task -> settings present (without seed)
   for (const StoredRun& r : runs) {
     const std::string task = task_of(r.run.task_settings);
-    settings_of_task[task].insert(r.setting_hash);
-    if (r.run.status == RunStatus::running) continue;
+    const config::Value settings = without_seed(r.run.task_settings);
+    const std::string canonical = config::canonical(settings);
+    settings_of_task[task].insert(canonical);
+    // Runs in progress have no result yet; pruned runs were stopped by a search and are never a
+    // setting's best (nor dropped: they did not fail).
+    if (r.run.status == RunStatus::running || r.run.status == RunStatus::paused || r.run.status == RunStatus::pruned)
+      continue;
     const std::string& name = name_of.at(r.architecture_hash);
-    SettingScore& s = per_setting[{name, r.architecture_hash, task, config::canonical(r.run.task_settings)}];
+    const SettingKey key{name, r.architecture_hash, task, canonical};
+    SettingScore& s = per_setting[key];
     if (s.architecture.empty()) {
       s.architecture = name;
       s.architecture_hash = r.architecture_hash;
       s.task = task;
-      s.setting_hash = r.setting_hash;
-      s.settings = r.run.task_settings;
+      s.setting_hash = config::canonical_hash(settings);
+      s.settings = settings;
     }
     const std::optional<double> acc = accuracy(r.run);
     if (!acc) {
@@ -75,13 +108,24 @@ ScoreTable mad_scores(std::span<const StoredRun> runs, const ScoreOptions& optio
     }
     ++s.runs;
     const TrainingSettings& t = r.run.training;
-    const bool better = !s.score || *acc > *s.score ||
-                        (*acc == *s.score && std::pair(t.lr, t.weight_decay) < std::pair(s.lr, s.weight_decay));
-    if (better) {
-      s.score = acc;
-      s.lr = t.lr;
-      s.weight_decay = t.weight_decay;
+    SeedBest& b = best_of[key][t.seed];
+    const bool better = !b.score || *acc > *b.score ||
+                        (*acc == *b.score && std::pair(t.lr, t.weight_decay) < std::pair(b.lr, b.weight_decay));
+    if (better) b = SeedBest{acc, t.lr, t.weight_decay};
+  }
+  for (auto& [key, s] : per_setting) {
+    std::optional<double> best;
+    for (const auto& [seed, b] : best_of[key]) {
+      s.per_seed[seed] = *b.score;
+      if (!best || *b.score > *best) {
+        best = b.score;
+        s.lr = b.lr;
+        s.weight_decay = b.weight_decay;
+      }
     }
+    const std::vector<double> values = values_of(s.per_seed);
+    s.seeds = seed_stats(values);
+    s.score = use_max ? best : s.seeds.mean;
   }
 
   // Columns: the expected tasks in the caller's order, then any other task present, by name.
@@ -91,8 +135,8 @@ ScoreTable mad_scores(std::span<const StoredRun> runs, const ScoreOptions& optio
     table.tasks.push_back(e.task);
     expected[e.task] = e.settings;
   }
-  for (const auto& [task, hashes] : settings_of_task) {
-    if (expected.emplace(task, static_cast<int64_t>(hashes.size())).second) table.tasks.push_back(task);
+  for (const auto& [task, settings] : settings_of_task) {
+    if (expected.emplace(task, static_cast<int64_t>(settings.size())).second) table.tasks.push_back(task);
   }
 
   // Rows: architectures by display name (the map orders its keys that way).
@@ -104,7 +148,8 @@ ScoreTable mad_scores(std::span<const StoredRun> runs, const ScoreOptions& optio
     overall.architecture = name;
     overall.architecture_hash = hash;
     overall.task = kOverallTask;
-    std::vector<double> task_scores;
+    std::vector<double> task_scores;                    // Stat::max: the cells' scores
+    std::map<int64_t, std::vector<double>> seed_tasks;  // per seed: its task scores
     for (const std::string& task : table.tasks) {
       TaskScore cell;
       cell.architecture = name;
@@ -112,16 +157,25 @@ ScoreTable mad_scores(std::span<const StoredRun> runs, const ScoreOptions& optio
       cell.task = task;
       cell.expected_settings = expected.at(task);
       std::vector<double> setting_scores;
+      std::map<int64_t, std::vector<double>> seed_settings;  // per seed: its setting scores
       for (const auto& [key, s] : per_setting) {
         if (s.architecture_hash != hash || s.task != task) continue;
         table.settings.push_back(s);
         cell.runs += s.runs;
         cell.dropped += s.dropped;
         if (s.score) setting_scores.push_back(*s.score);
+        for (const auto& [seed, v] : s.per_seed) seed_settings[seed].push_back(v);
       }
       cell.settings = static_cast<int64_t>(setting_scores.size());
-      cell.score = mean(setting_scores);
-      cell.incomplete = cell.settings < cell.expected_settings;
+      bool unbalanced = false;
+      for (const auto& [seed, scores] : seed_settings) {
+        cell.per_seed[seed] = *mean(scores);
+        seed_tasks[seed].push_back(cell.per_seed[seed]);
+        unbalanced = unbalanced || static_cast<int64_t>(scores.size()) < cell.settings;
+      }
+      cell.seeds = seed_stats(values_of(cell.per_seed));
+      cell.score = use_max ? mean(setting_scores) : cell.seeds.mean;
+      cell.incomplete = cell.settings < cell.expected_settings || unbalanced;
       if (cell.score) task_scores.push_back(*cell.score);
       overall.settings += cell.settings;
       overall.expected_settings += cell.expected_settings;
@@ -130,7 +184,9 @@ ScoreTable mad_scores(std::span<const StoredRun> runs, const ScoreOptions& optio
       overall.incomplete = overall.incomplete || cell.incomplete || !cell.score;
       table.cells.push_back(std::move(cell));
     }
-    overall.score = mean(task_scores);
+    for (const auto& [seed, scores] : seed_tasks) overall.per_seed[seed] = *mean(scores);
+    overall.seeds = seed_stats(values_of(overall.per_seed));
+    overall.score = use_max ? mean(task_scores) : overall.seeds.mean;
     table.cells.push_back(std::move(overall));
   }
   return table;

@@ -5,15 +5,26 @@
 //   task score    = the mean of the setting scores over the task's settings;
 //   overall score = the mean of the task scores (the task named "mean").
 // The test accuracy of a run is the one it reports: that of its epoch with the lowest test perplexity.
-// Running runs have no result yet and are ignored.
+// Running and paused runs have no result yet and are ignored, as are pruned runs (a halving search stopped
+// them: they are never a setting's best, and not dropped either).
 //
 // A cell is incomplete when it has fewer scored settings than expected: the protocol grid's count when
 // the caller gives it (results/ does not know the tasks; `mad scores` passes tasks/protocol_grid.h's
 // counts), else the number of distinct settings of that task among the runs given. The overall cell is
 // incomplete when any task cell is incomplete or has no score.
+//
+// Seeds. A task setting trained with several seeds (the spec's `seeds:`; the seed is the runs' training
+// seed, and the setting is its settings without the seed) has a setting score per seed: the best of its
+// grid for that seed. Per seed, the task score is the mean of that seed's setting scores and the overall
+// score the mean of its task scores. A cell then reports the mean over seeds (Stat::mean, the default)
+// with the seeds' statistics (results/seed_stats.h: standard deviation, 95% bootstrap interval), or
+// (Stat::max) the best seed's score per setting, averaged over settings and tasks as above. With one seed
+// both are exactly the single-seed scores. A cell is also incomplete when one of its seeds has fewer
+// scored settings than another.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +33,7 @@
 
 #include "config/value.h"
 #include "results/record.h"
+#include "results/seed_stats.h"
 
 namespace mad::results {
 
@@ -36,17 +48,25 @@ struct ScoreOptions {
   // Tasks in column order with their expected setting counts; empty: the tasks present, in name order,
   // each expected to have every setting present among the runs.
   std::vector<TaskExpectation> expected;
+  enum class Stat { mean, max };
+  Stat stat = Stat::mean;  // over seeds (see above)
 };
 
-// One architecture on one task setting.
+// A score per seed: seed -> score.
+using SeedScores = std::map<int64_t, double>;
+
+// One architecture on one task setting (all its seeds).
 struct SettingScore {
   std::string architecture;  // display name
   std::string architecture_hash;
   std::string task;
-  std::string setting_hash;
-  config::Value settings;
-  std::optional<double> score;      // nullopt: every run was dropped
-  double lr = 0, weight_decay = 0;  // of the best run (the first in (lr, weight_decay) order on a tie)
+  std::string setting_hash;  // of `settings`
+  config::Value settings;    // the task settings without the seed
+  std::optional<double> score;      // the options' statistic over seeds; nullopt: every run was dropped
+  SeedScores per_seed;              // the best of the grid for each seed with a result
+  SeedStats seeds;                  // statistics of per_seed
+  double lr = 0, weight_decay = 0;  // of the best run over all seeds (the first in (seed, lr, weight_decay)
+                                    // order on a tie)
   int64_t runs = 0;                 // runs with a result
   int64_t dropped = 0;              // diverged, failed, or NaN accuracy
 };
@@ -57,6 +77,8 @@ struct TaskScore {
   std::string architecture_hash;
   std::string task;
   std::optional<double> score;  // nullopt: no setting has a score
+  SeedScores per_seed;            // the task (or overall) score of each seed
+  SeedStats seeds;                // statistics of per_seed
   int64_t settings = 0;           // settings with a score
   int64_t expected_settings = 0;
   int64_t runs = 0;               // runs behind the cell (with a result)

@@ -10,7 +10,10 @@ namespace mad::results {
 std::vector<std::string> varying_keys(std::span<const config::Value> settings) {
   std::vector<std::string> keys;
   for (const config::Value& s : settings) {
-    for (const auto& [key, value] : s.as_map()) {
+    for (const auto& entry : s.as_map()) {
+      // Named references, not a structured binding: clang 14 (the fuzz build) cannot capture those.
+      const std::string& key = entry.first;
+      const config::Value& value = entry.second;
       if (key == "task" || std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
       const bool varies = std::any_of(settings.begin(), settings.end(), [&](const config::Value& other) {
         const config::Value* v = other.find(key);

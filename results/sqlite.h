@@ -6,10 +6,13 @@
 // their own advice), because these are the errors a researcher meets when pointing `mad` at a file.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "results/lock_wait.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -67,11 +70,13 @@ class Connection {
   enum class Access { read_write, read_only };
 
   // Opens `path`; read_write creates it when missing. read_only opens an existing file for queries only
-  // (PRAGMA query_only), still writable underneath when the file is, so that closing the last connection
-  // removes the WAL files: a truly read-only connection would leave empty FILE-wal and FILE-shm behind.
-  // Nothing is read yet: SQLite opens lazily, so a non-database file is only detected by the first
-  // statement.
-  Connection(const std::string& path, Access access, int busy_timeout_ms);
+  // and never writes the database. Where its directory is writable it opens the file read-write under
+  // PRAGMA query_only, so that closing the last connection removes the WAL files (a read-only connection
+  // would leave empty FILE-wal and FILE-shm behind); where SQLite cannot create FILE-shm (a read-only
+  // directory or mount, a full disk) it reopens the file read-only (using an existing FILE-shm), and then
+  // as `immutable` when FILE-wal holds nothing, which is exact: no writer can commit where it cannot
+  // create or grow FILE-wal. A non-database file is detected by the first statement.
+  Connection(const std::string& path, Access access, LockWait lock_wait = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -90,18 +95,29 @@ class Connection {
   bool read_only() const;
 
   const std::string& path() const { return path_; }
-  int busy_timeout_ms() const { return busy_timeout_ms_; }
   sqlite3* handle() { return db_; }
 
-  // The one-line error for SQLite result code `rc` while doing `what`: file, action, SQLite's message and
-  // the likely fix. fail() throws it as mad::Error.
+  // The one-line error for SQLite result code `rc` while doing `what`: file, action, SQLite's message,
+  // the actual cause where the file system tells it (a full disk, a read-only mount, a missing
+  // directory, the lock) and the fix. fail() throws it as mad::Error.
   std::string error_text(int rc, std::string_view what) const;
   [[noreturn]] void fail(int rc, std::string_view what) const;
 
  private:
+  // Opens `target` (the path, or a file: URI) with `flags` into db_; returns SQLite's result code and,
+  // on failure, leaves db_ open for its message (the caller closes it).
+  int open_handle(const std::string& target, int flags);
+  // The first read, where SQLite opens FILE-wal and FILE-shm; returns its result code.
+  int probe();
+  std::string cause(int rc) const;
+  // SQLite's busy handler: sleeps, announces the wait once and decides when to give up (lock_wait_).
+  static int on_busy(void* self, int attempts);
+
   sqlite3* db_ = nullptr;
   std::string path_;
-  int busy_timeout_ms_ = 0;
+  LockWait lock_wait_;
+  std::chrono::steady_clock::time_point wait_started_;
+  bool announced_ = false;
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back by the destructor unless committed. IMMEDIATE takes the write

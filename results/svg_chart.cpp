@@ -62,7 +62,7 @@ std::vector<double> x_ticks(std::vector<double> values, const Scale& s) {
 
 std::string open_svg(int width, int height, const std::string& title) {
   return fmt::format(
-      "<svg class=\"chart\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" aria-label=\"{2}\">\n"
+      "<svg class=\"chart\" viewBox=\"0 0 {0} {1}\" width=\"100%\" role=\"img\" aria-label=\"{2}\">\n"
       "<text class=\"title\" x=\"{3:.1f}\" y=\"17\" text-anchor=\"middle\">{2}</text>\n",
       width, height, escape(title), width / 2.0);
 }
@@ -84,12 +84,17 @@ std::string y_axis(const Scale& y, double left, double right, const std::string&
   return out;
 }
 
-std::string marker(const Point& p, const Scale& x, const Scale& y, const Series& s) {
-  const std::string fill = s.hollow ? "#fff" : color(s.color);
+// A vertical error bar at pixel column px from value low to high (clamped to the axis), caps `cap` wide.
+std::string error_bar(double px, const ErrorBar& e, const Scale& y, double cap) {
+  const double lo = y(std::clamp(e.low, y.lo, y.hi)), hi = y(std::clamp(e.high, y.lo, y.hi));
   return fmt::format(
-      "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\" stroke=\"{}\" "
-      "stroke-width=\"{}\"><title>{}</title></circle>\n",
-      x(p.x), y(p.y), s.hollow ? 4 : 3.5, fill, color(s.color), s.hollow ? 1.8 : 1, escape(p.tip));
+      "<path class=\"error\" d=\"M{0:.1f},{1:.1f}V{2:.1f}M{3:.1f},{1:.1f}H{4:.1f}M{3:.1f},{2:.1f}H{4:.1f}\" "
+      "stroke=\"#333\" stroke-width=\"1.2\" fill=\"none\"/>\n",
+      px, lo, hi, px - cap / 2, px + cap / 2);
+}
+
+std::string marker(const Point& p, const Scale& x, const Scale& y, const Series& s) {
+  return marker_shape(s.color, x(p.x), y(p.y), s.hollow ? 4.5 : 4, s.hollow, p.tip);
 }
 
 }  // namespace
@@ -122,10 +127,52 @@ std::string escape(std::string_view text) {
 }
 
 std::string color(size_t index) {
-  // Tableau 10: distinguishable, and readable on white.
-  static const char* const kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                                         "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
+  // Okabe & Ito (2008), without its yellow (too light on white) and with black last.
+  static const char* const kPalette[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"};
   return kPalette[index % std::size(kPalette)];
+}
+
+std::string dash(size_t index) {
+  static const char* const kDashes[] = {"", "7 3", "2 2.5", "9 3 2 3", "4 2 1 2 1 2"};
+  return kDashes[index % std::size(kDashes)];
+}
+
+std::string marker_shape(size_t index, double cx, double cy, double r, bool hollow, std::string_view tip) {
+  const std::string paint = fmt::format("fill=\"{}\" stroke=\"{}\" stroke-width=\"{}\"",
+                                        hollow ? "#fff" : color(index), color(index), hollow ? 1.8 : 1);
+  const std::string title = fmt::format("<title>{}</title>", escape(tip));
+  const double h = r * 1.15;  // triangles and diamonds a little larger, to look as heavy as the circle
+  switch (index % 6) {
+    case 0:
+      return fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" {}>{}</circle>\n", cx, cy, r, paint, title);
+    case 1:
+      return fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" {}>{}</rect>\n", cx - r * 0.9,
+                         cy - r * 0.9, r * 1.8, r * 1.8, paint, title);
+    case 2:  // triangle up
+      return fmt::format("<path d=\"M{:.1f},{:.1f}L{:.1f},{:.1f}L{:.1f},{:.1f}Z\" {}>{}</path>\n", cx, cy - h, cx + h,
+                         cy + h * 0.8, cx - h, cy + h * 0.8, paint, title);
+    case 3:  // diamond
+      return fmt::format("<path d=\"M{0:.1f},{1:.1f}L{2:.1f},{3:.1f}L{0:.1f},{4:.1f}L{5:.1f},{3:.1f}Z\" {6}>{7}</path>\n", cx,
+                         cy - h, cx + h, cy, cy + h, cx - h, paint, title);
+    case 4:  // triangle down
+      return fmt::format("<path d=\"M{:.1f},{:.1f}L{:.1f},{:.1f}L{:.1f},{:.1f}Z\" {}>{}</path>\n", cx, cy + h, cx + h,
+                         cy - h * 0.8, cx - h, cy - h * 0.8, paint, title);
+    default: {  // a filled plus: twelve corners, arms a third as wide as they are long
+      const double a = h * 0.35;
+      const double corners[12][2] = {{-a, -h}, {a, -h}, {a, -a}, {h, -a}, {h, a}, {a, a},
+                                     {a, h},   {-a, h}, {-a, a}, {-h, a}, {-h, -a}, {-a, -a}};
+      std::string d;
+      for (const auto& [dx, dy] : corners) d += fmt::format("{}{:.1f},{:.1f}", d.empty() ? "M" : "L", cx + dx, cy + dy);
+      return fmt::format("<path d=\"{}Z\" {}>{}</path>\n", d, paint, title);
+    }
+  }
+}
+
+std::string legend_icon(size_t index, bool hollow) {
+  return fmt::format(
+      "<svg class=\"icon\" width=\"34\" height=\"14\" viewBox=\"0 0 34 14\" aria-hidden=\"true\">"
+      "<line x1=\"1\" y1=\"7\" x2=\"33\" y2=\"7\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"{}\"/>{}</svg>",
+      color(index), dash(index), marker_shape(index, 17, 7, 4, hollow, ""));
 }
 
 bool wants_log_scale(std::span<const double> values) {
@@ -181,10 +228,14 @@ std::string xy_chart(const XyChart& chart) {
         coordinates += fmt::format("{}{:.1f},{:.1f}", coordinates.empty() ? "" : " ", x(p.x), y(p.y));
       }
       out += fmt::format(
-          "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" points=\"{}\"><title>{}</title></polyline>\n",
-          color(s.color), coordinates, escape(s.name));
+          "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" stroke-dasharray=\"{}\" points=\"{}\">"
+          "<title>{}</title></polyline>\n",
+          color(s.color), dash(s.color), coordinates, escape(s.name));
     }
-    for (const Point& p : points) out += marker(p, x, y, s);
+    for (const Point& p : points) {
+      if (p.error) out += error_bar(x(p.x), *p.error, y, 6);
+      out += marker(p, x, y, s);
+    }
   }
   return out + "</svg>\n";
 }
@@ -215,6 +266,7 @@ std::string bar_chart(const BarChart& chart) {
           "stroke=\"{}\">"
           "<title>{}</title></rect>\n",
           px, y(v), std::max(1.0, bar_width - 1), bottom - y(v), c, bar.faded ? 0.35 : 1.0, c, escape(bar.tip));
+      if (bar.error) out += error_bar(px + (bar_width - 1) / 2, *bar.error, y, std::max(2.0, 0.5 * bar_width));
     }
   }
   return out + "</svg>\n";

@@ -15,8 +15,16 @@ namespace mad::results::svg {
 // Escapes & < > " ' so that any text (an architecture's name from a database) is inert in HTML and SVG.
 std::string escape(std::string_view text);
 
-// The palette: distinct colours for the first 10 series, then repeating. `index` is the series' number.
+// A series' look, by its number `index` (the report: an architecture's row): a colour of the Okabe-Ito
+// palette (distinguishable with every common colour-vision deficiency), a marker shape and a line dash
+// pattern, so that two series differ in all three and lines that overlap stay apart in print and in
+// grey. The eight colours, six shapes and five dash patterns repeat independently.
 std::string color(size_t index);
+std::string dash(size_t index);  // an SVG stroke-dasharray value; "" is a solid line
+// The marker of series `index` at (cx, cy), r its size; hollow: white inside. `tip` is its hover text.
+std::string marker_shape(size_t index, double cx, double cy, double r, bool hollow, std::string_view tip);
+// A small inline SVG of series `index`'s line and marker, for legends in HTML.
+std::string legend_icon(size_t index, bool hollow);
 
 // True when the values are all positive and span more than 8x: grid values such as 16, 32, ..., 256
 // are then evenly spread on a log axis and crowded on a linear one.
@@ -25,9 +33,15 @@ bool wants_log_scale(std::span<const double> values);
 // A number in few characters for tick labels and hover text: 0.25, 128, 16.4k, 2.1M.
 std::string short_number(double value);
 
+// An error bar: a vertical line from low to high with short caps (the report: a 95% interval over seeds).
+struct ErrorBar {
+  double low = 0, high = 0;
+};
+
 struct Point {
   double x = 0, y = 0;
   std::string tip;  // hover text
+  std::optional<ErrorBar> error = {};
 };
 
 struct Series {
@@ -43,7 +57,8 @@ struct XyChart {
   bool log_x = false;
   double y_min = 0, y_max = 1;  // accuracies
   std::vector<Series> series;
-  int width = 360, height = 250;
+  // The drawing's own units: a chart is drawn at the width of its container (the page), this aspect.
+  int width = 960, height = 320;
 };
 
 std::string xy_chart(const XyChart& chart);
@@ -52,6 +67,7 @@ struct Bar {
   std::optional<double> value;  // nullopt: no bar
   bool faded = false;           // drawn light with an outline (the report: an incomplete score)
   std::string tip;
+  std::optional<ErrorBar> error = {};
 };
 
 struct BarChart {
@@ -60,7 +76,7 @@ struct BarChart {
   std::vector<size_t> colors;       // palette index of each bar within a group (architectures)
   std::vector<std::vector<Bar>> bars;  // [group][bar within the group]
   double y_min = 0, y_max = 1;
-  int width = 760, height = 280;
+  int width = 960, height = 300;
 };
 
 std::string bar_chart(const BarChart& chart);

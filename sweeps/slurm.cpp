@@ -1,3 +1,4 @@
+#include "config/atomic_file.h"
 #include "sweeps/slurm.h"
 
 #include <fmt/format.h>
@@ -8,11 +9,15 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <set>
 #include <unordered_set>
 
 #include "core/error.h"
 #include "results/provenance.h"
 #include "results/results_db.h"
+#include "sweeps/halving.h"
 
 namespace mad::sweeps {
 namespace {
@@ -35,9 +40,7 @@ std::string sbatch_header(const std::string& job_name, const SlurmOptions& optio
 }
 
 void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  MAD_CHECK(out.good(), "cannot write {}; check that the directory is writable and the disk is not full", path.string());
+  config::write_file_atomically(path, text);  // a full disk leaves no half a job script
 }
 
 // Runs `sbatch --parsable ARGS SCRIPT` and returns the job id it prints.
@@ -57,6 +60,54 @@ std::string sbatch(const std::string& arguments, const fs::path& script) {
             "controller up ('sinfo')?", script.string(), output.substr(output.rfind('\n') + 1));
   // --parsable prints "jobid" or "jobid;cluster".
   return output.substr(0, output.find(';'));
+}
+
+// Under halving a task decides its brackets' rungs from every epoch recorded so far, so it starts from a
+// copy of the results database as it was at submission (base.db), not an empty one.
+std::string halving_seed(const SweepSpec& spec, const fs::path& dir) {
+  if (!spec.search.halving()) return "";
+  return fmt::format(
+      "# Halving: start from the results database as submitted, whose epochs the rungs' decisions read.\n"
+      "cp {} \"$local_db\" || exit 1\n",
+      quote(dir / "base.db"));
+}
+
+// Under halving runs pause at rungs into checkpoints that a later task (after preemption, or the next
+// submission) resumes from: they go to the shared directory next to the results database.
+std::string halving_checkpoints(const SweepSpec& spec, const SlurmOptions& options) {
+  if (!spec.search.halving()) return "";
+  return " --checkpoints " + quote(fs::absolute(options.db + ".checkpoints"));
+}
+
+// The runs a submission trains: under a grid search those without a final record; under halving every
+// run of each bracket the search has not finished (a task needs all of a bracket's runs to decide).
+std::vector<const PlannedRun*> runs_to_submit(const SweepSpec& spec, std::span<const PlannedRun> plan,
+                                              results::ResultsDb& db) {
+  std::vector<const PlannedRun*> out;
+  if (!spec.search.halving()) {
+    const std::unordered_set<std::string> done = db.completed_keys();
+    for (const PlannedRun& run : plan)
+      if (!done.contains(run.key)) out.push_back(&run);
+    return out;
+  }
+  std::map<size_t, std::vector<const PlannedRun*>> brackets;
+  for (const PlannedRun& run : plan) brackets[run.bracket].push_back(&run);
+  std::set<size_t> open;
+  for (const auto& [bracket, runs] : brackets) {
+    std::vector<BracketRun> progress;
+    std::vector<std::optional<results::RunState>> states;
+    for (const PlannedRun* run : runs) {
+      states.push_back(db.run_state(run->key, true));
+      progress.push_back(bracket_run(run->key, states.back()));
+    }
+    const std::vector<HalvingStep> steps = halving_steps(progress, spec.search, spec.epochs);
+    for (size_t i = 0; i < steps.size(); ++i) {
+      if (!search_finished(steps[i], states[i])) open.insert(bracket);
+    }
+  }
+  for (const PlannedRun& run : plan)
+    if (open.contains(run.bracket)) out.push_back(&run);
+  return out;
 }
 
 }  // namespace
@@ -79,10 +130,10 @@ task=${{SLURM_ARRAY_TASK_ID:?not running under Slurm}}
 cpus=${{SLURM_CPUS_PER_TASK:-{cpus}}}
 local_db="${{SLURM_TMPDIR:-${{TMPDIR:-/tmp}}}}/mad-${{SLURM_ARRAY_JOB_ID:-$$}}-$task.db"
 rm -f "$local_db" "$local_db-wal" "$local_db-shm"
-# Preemption and scancel send SIGTERM: mad records its interrupted runs as failed and returns; this script
+{seed}# Preemption and scancel send SIGTERM: mad records its interrupted runs as failed and returns; this script
 # ignores SIGTERM so that it can still publish the runs that finished.
 trap '' TERM
-{mad} sweep run {spec} --db "$local_db" --shard "$task/{n}" --only-keys {keys} --jobs "$cpus" --threads-per-run 1
+{mad} sweep run {spec} --db "$local_db" --shard "$task/{n}" --only-keys {keys} --jobs "$cpus" --threads-per-run 1{checkpoints}
 status=$?
 if [ -f "$local_db" ]; then
   {mad} results publish "$local_db" {shards}/shard-$task.db && rm -f "$local_db" "$local_db-wal" "$local_db-shm"
@@ -91,7 +142,8 @@ exit $status
 )",
                         fmt::arg("n", array_size), fmt::arg("cpus", options.cpus_per_task),
                         fmt::arg("mad", quote(options.mad)), fmt::arg("spec", quote(fs::absolute(options.spec_file))),
-                        fmt::arg("keys", quote(dir / "keys.txt")), fmt::arg("shards", quote(dir / "shards")));
+                        fmt::arg("keys", quote(dir / "keys.txt")), fmt::arg("shards", quote(dir / "shards")),
+                        fmt::arg("seed", halving_seed(spec, dir)), fmt::arg("checkpoints", halving_checkpoints(spec, options)));
   return script;
 }
 
@@ -117,13 +169,13 @@ touch {dir}/merged
 
 SlurmSubmission submit_to_slurm(const SweepSpec& spec, std::span<const PlannedRun> plan, const SlurmOptions& options) {
   MAD_CHECK(options.cpus_per_task >= 1, "--cpus-per-task must be at least 1, got {}", options.cpus_per_task);
-  // The runs the database lacks (it is created, with its schema, if missing: the merge job writes into it).
-  std::unordered_set<std::string> done = results::ResultsDb::open(options.db).completed_keys();
+  // The runs still to train (the database is created, with its schema, if missing: the merge job writes
+  // into it).
+  results::ResultsDb db = results::ResultsDb::open(options.db);
   SlurmSubmission submission;
   std::string keys;
-  for (const PlannedRun& run : plan) {
-    if (done.contains(run.key)) continue;
-    keys += run.key + "\n";
+  for (const PlannedRun* run : runs_to_submit(spec, plan, db)) {
+    keys += run->key + "\n";
     ++submission.runs;
   }
   if (submission.runs == 0) return submission;
@@ -137,6 +189,7 @@ SlurmSubmission submit_to_slurm(const SweepSpec& spec, std::span<const PlannedRu
   fs::create_directories(submission.directory / "logs");
   submission.array_size = slurm_array_size(submission.runs, options.array_size);
   write_file(submission.directory / "keys.txt", keys);
+  if (spec.search.halving()) db.publish((submission.directory / "base.db").string());
   write_file(submission.directory / "sweep.sbatch",
              slurm_array_script(spec, options, submission.directory, submission.array_size));
   write_file(submission.directory / "merge.sbatch", slurm_merge_script(spec, options, submission.directory));

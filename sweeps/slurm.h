@@ -5,7 +5,10 @@
 //
 // Layout of one submission (next to the results database, which must be on a shared file system):
 //   FILE.slurm/<UTC timestamp>/
-//     keys.txt         the run keys to train, one per line (the plan minus the final runs of FILE)
+//     keys.txt         the run keys to train, one per line (the plan minus the final runs of FILE; under
+//                      halving, every run of each setting whose search is not finished)
+//     base.db          halving: FILE as submitted, each task's starting database (the rungs' decisions
+//                      read every epoch recorded so far); runs pause into FILE.checkpoints/ (shared)
 //     sweep.sbatch     the array job: task i of K runs `mad sweep run SPEC --shard i/K --only-keys keys.txt`
 //     merge.sbatch     the merge job (--dependency=afterany on the array: it merges whatever was published)
 //     shards/          shard-<i>.db, published by each task (also after SIGTERM: preemption, scancel)
@@ -48,7 +51,8 @@ std::string slurm_array_script(const SweepSpec& spec, const SlurmOptions& option
                                int array_size);
 std::string slurm_merge_script(const SweepSpec& spec, const SlurmOptions& options, const std::filesystem::path& dir);
 
-// Writes the job directory for the runs of `plan` that `options.db` does not hold as final, and submits
+// Writes the job directory for the runs of `plan` that `options.db` does not hold as final (under halving:
+// the settings whose search is not finished, whole), and submits
 // both jobs with sbatch (unless !options.submit). Nothing is written or submitted when no run is missing.
 SlurmSubmission submit_to_slurm(const SweepSpec& spec, std::span<const PlannedRun> plan, const SlurmOptions& options);
 

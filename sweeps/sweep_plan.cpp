@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 
 #include "core/error.h"
 #include "models/backbone.h"
@@ -15,15 +16,19 @@
 namespace mad::sweeps {
 namespace {
 
-// Floating-point operations of a run that trains every epoch (early stopping only shortens it): per
-// epoch, training steps (3x forward) over the train set and a forward pass over the test set; at the
-// end, a forward pass over the train set (the reported train metrics).
-double run_flops(const models::ArchDescription& d, const tasks::TaskSettings& s, int64_t epochs) {
+// Floating-point operations of one epoch: training steps (3x forward) over the train set and a forward
+// pass over the test set.
+double epoch_flops(const models::ArchDescription& d, const tasks::TaskSettings& s) {
   const double length = static_cast<double>(tasks::sequence_length(s));
-  const double train_tokens = static_cast<double>(s.num_train_examples) * length;
-  const double test_tokens = static_cast<double>(s.num_test_examples) * length;
-  const double per_epoch = d.flops_per_token * (3.0 * train_tokens + test_tokens);
-  return static_cast<double>(epochs) * per_epoch + d.flops_per_token * train_tokens;
+  return d.flops_per_token * length *
+         (3.0 * static_cast<double>(s.num_train_examples) + static_cast<double>(s.num_test_examples));
+}
+
+// A run that trains every epoch (early stopping only shortens it), plus at the end a forward pass over
+// the train set (the reported train metrics).
+double run_flops(const models::ArchDescription& d, const tasks::TaskSettings& s, int64_t epochs) {
+  const double train_tokens = static_cast<double>(s.num_train_examples) * static_cast<double>(tasks::sequence_length(s));
+  return static_cast<double>(epochs) * epoch_flops(d, s) + d.flops_per_token * train_tokens;
 }
 
 }  // namespace
@@ -36,19 +41,27 @@ std::vector<PlannedRun> plan_sweep(const SweepSpec& spec) {
   std::vector<PlannedRun> runs;
   std::vector<config::Value> arch_configs;
   for (const SweepArchitecture& a : spec.architectures) arch_configs.push_back(models::to_config(a.spec));
+  size_t brackets = 0;
   for (const tasks::TaskSettings& settings : spec.settings) {
     const config::Value task_config = tasks::to_config(settings);
     // Facts depend on the architecture and the task's shape, not on lr or weight decay.
-    std::vector<double> flops;
-    for (const SweepArchitecture& a : spec.architectures)
-      flops.push_back(run_flops(describe_at(a.spec, settings), settings, spec.epochs));
+    std::vector<double> flops, per_epoch;
+    for (const SweepArchitecture& a : spec.architectures) {
+      const models::ArchDescription d = describe_at(a.spec, settings);
+      flops.push_back(run_flops(d, settings, spec.epochs));
+      per_epoch.push_back(epoch_flops(d, settings));
+    }
+    const size_t first_bracket = brackets;
+    brackets += spec.architectures.size();
     for (double lr : spec.lrs) {
       for (double wd : spec.weight_decays) {
         for (size_t a = 0; a < spec.architectures.size(); ++a) {
           PlannedRun run;
           run.architecture = a;
+          run.bracket = first_bracket + a;
+          run.epoch_flops = per_epoch[a];
           run.settings = settings;
-          run.training = results::TrainingSettings{lr, wd, spec.epochs, spec.batch_size, settings.seed};
+          run.training = results::TrainingSettings{lr, wd, spec.epochs, spec.batch_size, settings.seed, spec.precision};
           run.key = results::run_key(arch_configs[a], task_config, run.training);
           run.flops = flops[a];
           runs.push_back(std::move(run));
@@ -86,10 +99,19 @@ Shard parse_shard(const std::string& text) {
   return shard;
 }
 
-std::vector<PlannedRun> shard_of(std::span<const PlannedRun> runs, Shard shard) {
+std::vector<PlannedRun> shard_of(std::span<const PlannedRun> runs, Shard shard, bool whole_brackets) {
   std::vector<PlannedRun> out;
-  for (size_t i = static_cast<size_t>(shard.index - 1); i < runs.size(); i += static_cast<size_t>(shard.count))
-    out.push_back(runs[i]);
+  if (!whole_brackets) {
+    for (size_t i = static_cast<size_t>(shard.index - 1); i < runs.size(); i += static_cast<size_t>(shard.count))
+      out.push_back(runs[i]);
+    return out;
+  }
+  std::map<size_t, size_t> position;  // bracket -> its position among the brackets, by first run
+  for (const PlannedRun& run : runs) {
+    position.emplace(run.bracket, position.size());
+    if (position.at(run.bracket) % static_cast<size_t>(shard.count) == static_cast<size_t>(shard.index - 1))
+      out.push_back(run);
+  }
   return out;
 }
 

@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::string_view kKeys[] = {"name",   "architectures", "tasks",      "protocol", "settings",
                                       "task_overrides", "lr",   "weight_decay", "epochs",  "batch_size", "seeds",
-                                      "iso_state", "iso_params"};
+                                      "iso_state", "iso_params", "search", "precision"};
 
 // Runs `body`; a mad::Error from it is re-thrown prefixed with where `value` is in the spec, so that
 // an error of a layer or a task setting names the spec's file and line.
@@ -172,6 +172,10 @@ SweepSpec sweep_from_config(const config::Value& doc, const std::filesystem::pat
   spec.batch_size = doc.get<int64_t>("batch_size", spec.batch_size);
   MAD_CHECK(spec.epochs > 0, "{}: epochs must be positive, got {}", doc.at("epochs").where(), spec.epochs);
   MAD_CHECK(spec.batch_size > 0, "{}: batch_size must be positive, got {}", doc.at("batch_size").where(), spec.batch_size);
+  spec.precision = doc.get<std::string>("precision", spec.precision);
+  MAD_CHECK(spec.precision == "f32" || spec.precision == "bf16", "{}: precision must be f32 or bf16, got '{}'",
+            doc.at("precision").where(), spec.precision);
+  spec.search = search_from_config(doc.find("search"), spec.epochs, spec.lrs.size() * spec.weight_decays.size());
 
   // Overrides and seeds on top of the base settings; overrides can make two settings equal (a grid axis
   // overridden away), and those run once.

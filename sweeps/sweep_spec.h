@@ -16,8 +16,11 @@
 //   epochs: 200                                   # default 200 (early stop at test accuracy > 0.999)
 //   batch_size: 128
 //   seeds: [12345]                                # data, initialisation and shuffling seed of each run
+//   precision: f32                                # or bf16: bf16 matrix products (kernels/precision.h)
 //   iso_state: 4096                               # normalise every architecture to this total fixed state
 //   iso_params: 400000                            #   (and parameter count) before its runs (models/normalize.h)
+//   search: {method: halving, rungs: [10, 30, 80], keep: 0.5}   # successive halving (sweeps/search.h);
+//                                                 # default {method: grid}: every run trains all epochs
 //
 // Every key is checked: an unknown key, an unknown layer, task or setting, an empty list or an invalid
 // setting is an error naming the file, line and the fix.
@@ -29,6 +32,7 @@
 
 #include "config/value.h"
 #include "models/arch_spec.h"
+#include "sweeps/search.h"
 #include "tasks/settings.h"
 
 namespace mad::sweeps {
@@ -53,8 +57,10 @@ struct SweepSpec {
   std::vector<int64_t> seeds = {12345};
   int64_t epochs = 200;
   int64_t batch_size = 128;
+  std::string precision = "f32";  // f32 | bf16 (kernels/precision.h); part of a run's key when bf16
   int64_t iso_state = 0;   // > 0: every architecture is normalised to this total fixed state
   int64_t iso_params = 0;  // > 0 (with iso_state): and to this parameter count, within 2%
+  Search search;           // how each setting's lr x weight-decay grid is searched
   config::Value document;  // the spec as resolved (architectures expanded), stored with the sweep
 };
 

@@ -1,3 +1,4 @@
+#include "config/atomic_file.h"
 #include "tasks/data_dir.h"
 
 #include <fmt/format.h>
@@ -77,9 +78,7 @@ void write_dataset_dir(const fs::path& dir, const Dataset& dataset, const TaskSe
   write_npy(dir / "train" / "targets.npy", dataset.train.targets);
   write_npy(dir / "test" / "inputs.npy", dataset.test.inputs);
   write_npy(dir / "test" / "targets.npy", dataset.test.targets);
-  std::ofstream out(dir / kSettingsFileName);
-  out << config::canonical(to_config(settings)) << '\n';
-  MAD_CHECK(out, "cannot write '{}'", (dir / kSettingsFileName).string());
+  config::write_file_atomically(dir / kSettingsFileName, config::canonical(to_config(settings)) + "\n");
 }
 
 std::optional<TaskSettings> settings_for_dir(const fs::path& dir) {

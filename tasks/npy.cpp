@@ -1,3 +1,4 @@
+#include "config/atomic_file.h"
 #include "tasks/npy.h"
 
 #include <fmt/format.h>
@@ -217,13 +218,13 @@ void write_npy(const std::filesystem::path& path, const TokenMatrix& matrix) {
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  MAD_CHECK(out, "cannot write '{}': {}", path.string(), std::strerror(errno));
+  // Atomic (config/atomic_file.h): a full disk leaves no truncated .npy behind.
+  config::AtomicFile out(path);
   out.write(kMagic, kMagicSize);
   const unsigned char version_and_length[4] = {1, 0, static_cast<unsigned char>(header.size() & 0xFF),
                                                static_cast<unsigned char>(header.size() >> 8)};
-  out.write(reinterpret_cast<const char*>(version_and_length), 4);
-  out << header;
+  out.write(version_and_length, 4);
+  out.write(header);
   // Widen to int64 in blocks to keep memory flat for large datasets.
   constexpr size_t kBlock = size_t{1} << 16;
   std::vector<int64_t> wide;
@@ -231,10 +232,9 @@ void write_npy(const std::filesystem::path& path, const TokenMatrix& matrix) {
     const size_t n = std::min(kBlock, matrix.data.size() - start);
     wide.assign(matrix.data.begin() + static_cast<std::ptrdiff_t>(start),
                 matrix.data.begin() + static_cast<std::ptrdiff_t>(start + n));
-    out.write(reinterpret_cast<const char*>(wide.data()), static_cast<std::streamsize>(n * sizeof(int64_t)));
+    out.write(wide.data(), n * sizeof(int64_t));
   }
-  out.close();
-  MAD_CHECK(out, "cannot write '{}': {}", path.string(), std::strerror(errno));
+  out.commit();
 }
 
 }  // namespace mad::tasks

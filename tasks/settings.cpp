@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/canonical.h"
+#include "core/budget.h"
 #include "core/error.h"
 #include "tasks/vocabulary.h"
 
@@ -183,6 +184,14 @@ void validate(const TaskSettings& s) {
             "{} sequences of seq_len={} exceed the limit of {} tokens per split; check num_train_examples "
             "and num_test_examples",
             largest, s.seq_len, kMaxTokensPerSplit);
+  // What generating the dataset holds at once: inputs and targets of both splits as int32 tokens, and the
+  // generators' per-token tables (memorization's key -> value map and its shuffles, about 12 bytes per
+  // vocabulary token). Checked against the memory budget before anything is generated.
+  const int64_t tokens = checked_mul(s.num_train_examples + s.num_test_examples, s.seq_len, "dataset tokens");
+  const int64_t bytes = checked_add(checked_mul(tokens, 2 * 4, "dataset bytes"),
+                                    checked_mul(s.vocab_size, 12, "vocabulary tables"), "dataset bytes");
+  check_memory(bytes, "the dataset",
+               "reduce num_train_examples, num_test_examples, seq_len or vocab_size, or raise --max-memory");
 }
 
 int64_t sequence_length(const TaskSettings& settings) {

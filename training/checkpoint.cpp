@@ -1,11 +1,15 @@
 #include "training/checkpoint.h"
 
+#include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "config/atomic_file.h"
 #include "config/canonical.h"
+#include "config/sha256.h"
 #include "config/yaml.h"
 
 namespace mad {
@@ -18,20 +22,37 @@ struct Header {
   std::streamoff data_offset = 0;
 };
 
-Header read_header(std::ifstream& in, const std::string& path) {
+// Reads from `in`, feeding every byte to `hash` (null: no hashing), with one-line errors naming `path`.
+struct HashedReader {
+  std::ifstream& in;
+  const std::string& path;
+  config::Sha256* hash;
+  void read(void* data, size_t bytes, const char* what) {
+    in.read(static_cast<char*>(data), static_cast<std::streamsize>(bytes));
+    MAD_CHECK(in, "{}: truncated checkpoint ({} ends early); the file is damaged: start the run again without --resume",
+              path, what);
+    if (hash) hash->update(std::string_view(static_cast<const char*>(data), bytes));
+  }
+};
+
+// A header longer than this is damage, not a checkpoint (a real one holds a table and an epoch history).
+constexpr uint64_t kMaxHeaderBytes = uint64_t{1} << 26;
+
+Header read_header(HashedReader& r) {
   char magic[8];
   uint64_t length = 0;
-  in.read(magic, 8);
-  MAD_CHECK(in && std::memcmp(magic, kMagic, 8) == 0, "{}: not a madcpp checkpoint (bad magic bytes)", path);
-  in.read(reinterpret_cast<char*>(&length), 8);
-  MAD_CHECK(in && length < (uint64_t(1) << 30), "{}: corrupt checkpoint header", path);
+  r.read(magic, 8, "the magic bytes");
+  MAD_CHECK(std::memcmp(magic, kMagic, 8) == 0, "{}: not a madcpp checkpoint (bad magic bytes)", r.path);
+  r.read(&length, 8, "the header length");
+  MAD_CHECK(length < kMaxHeaderBytes, "{}: corrupt checkpoint header (length {})", r.path, length);
   std::string text(length, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(length));
-  MAD_CHECK(in, "{}: truncated checkpoint header", path);
-  Header h{config::load_string(text, path), static_cast<std::streamoff>(16 + length)};
+  r.read(text.data(), length, "the header");
+  Header h{config::load_string(text, r.path), static_cast<std::streamoff>(16 + length)};
+  MAD_CHECK(h.value.kind() == config::Value::Kind::Map, "{}: corrupt checkpoint header (not a map)", r.path);
   const int64_t version = h.value.get<int64_t>("format_version");
-  MAD_CHECK(version == kCheckpointVersion, "{}: checkpoint format version {} is not supported (this build reads {})",
-            path, version, kCheckpointVersion);
+  MAD_CHECK(version == kCheckpointVersion,
+            "{}: checkpoint format version {} is not supported (this build reads {}); start the run again without --resume",
+            r.path, version, kCheckpointVersion);
   return h;
 }
 
@@ -83,29 +104,33 @@ void save_checkpoint(const std::string& path, ParamStore& params, const TrainSta
   h.set("meta", meta);
   const std::string text = config::canonical(h);
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    MAD_CHECK(out, "cannot write checkpoint {}: check that the directory exists and is writable", tmp);
-    const uint64_t length = text.size();
-    out.write(kMagic, 8);
-    out.write(reinterpret_cast<const char*>(&length), 8);
-    out.write(text.data(), static_cast<std::streamsize>(length));
-    auto write = [&](const Tensor& t) { out.write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(t.nbytes())); };
-    write(params.values());
-    write(params.moment1());
-    write(params.moment2());
-    if (state.best_values.defined()) write(state.best_values);
-    out.flush();
-    MAD_CHECK(out, "writing checkpoint {} failed (disk full?)", tmp);
-  }
-  std::filesystem::rename(tmp, path);
+  // Everything is hashed as written; the digest closes the file (see checkpoint.h).
+  config::AtomicFile out(path);
+  config::Sha256 hash;
+  auto put = [&](const void* data, size_t bytes) {
+    out.write(data, bytes);
+    hash.update(std::string_view(static_cast<const char*>(data), bytes));
+  };
+  const uint64_t length = text.size();
+  put(kMagic, 8);
+  put(&length, 8);
+  put(text.data(), text.size());
+  auto put_tensor = [&](const Tensor& t) { put(t.raw(), static_cast<size_t>(t.nbytes())); };
+  put_tensor(params.values());
+  put_tensor(params.moment1());
+  put_tensor(params.moment2());
+  if (state.best_values.defined()) put_tensor(state.best_values);
+  const std::array<uint8_t, 32> digest = hash.finish();
+  out.write(digest.data(), digest.size());
+  out.commit();
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path, ParamStore& params) {
   std::ifstream in(path, std::ios::binary);
   MAD_CHECK(in, "cannot open checkpoint {}", path);
-  const Header h = read_header(in, path);
+  config::Sha256 hash;
+  HashedReader r{in, path, &hash};
+  const Header h = read_header(r);
   const config::Value& v = h.value;
   MAD_CHECK(v.get<std::string>("dtype") == dtype_name(params.dtype()), "{}: checkpoint dtype {} differs from the model's {}",
             path, v.get<std::string>("dtype"), dtype_name(params.dtype()));
@@ -134,24 +159,44 @@ LoadedCheckpoint load_checkpoint(const std::string& path, ParamStore& params) {
     e.test = split_metrics_from_config(row.at("test"));
     out.state.history.push_back(e);
   }
-  auto read = [&](const Tensor& t) {
-    in.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
-    MAD_CHECK(in, "{}: truncated checkpoint (parameter data ends early)", path);
-  };
-  read(params.values());
-  read(params.moment1());
-  read(params.moment2());
-  if (v.get<bool>("has_best")) {
-    out.state.best_values = Tensor::zeros(params.values().shape(), params.dtype());
-    read(out.state.best_values);
+  // The sections go into scratch tensors first: the model's parameters change only once the checksum and
+  // the values are known to be good.
+  const bool has_best = v.get<bool>("has_best");
+  std::vector<Tensor> sections;
+  for (int k = 0; k < (has_best ? 4 : 3); ++k) {
+    sections.push_back(Tensor::zeros(params.values().shape(), params.dtype()));
+    r.read(sections.back().raw(), static_cast<size_t>(sections.back().nbytes()), "the parameter data");
   }
+  std::array<uint8_t, 32> stored{};
+  r.hash = nullptr;
+  r.read(stored.data(), stored.size(), "the checksum");
+  MAD_CHECK(in.peek() == std::char_traits<char>::eof(), "{}: trailing bytes after the checkpoint's checksum; the file is "
+            "damaged: start the run again without --resume", path);
+  MAD_CHECK(hash.finish() == stored, "{}: checksum mismatch (SHA-256 of header and parameters); the file is damaged: "
+            "start the run again without --resume", path);
+  const auto check_finite = [&](auto x) {
+    for (size_t i = 0; i < x.size(); ++i)
+      MAD_CHECK(std::isfinite(x[i]), "{}: parameter data holds a non-finite value ({}) at element {}; the run it saved "
+                "had diverged or the file is damaged: start the run again without --resume", path, x[i], i);
+  };
+  for (const Tensor& t : sections) {
+    if (t.dtype() == DType::F64) check_finite(t.span<double>());
+    else check_finite(t.span<float>());
+  }
+  params.values().copy_from(sections[0]);
+  params.moment1().copy_from(sections[1]);
+  params.moment2().copy_from(sections[2]);
+  if (has_best) out.state.best_values = sections[3];
   return out;
 }
 
 config::Value read_checkpoint_meta(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   MAD_CHECK(in, "cannot open checkpoint {}", path);
-  return read_header(in, path).value.at("meta");
+  HashedReader r{in, path, nullptr};
+  const config::Value header = read_header(r).value;
+  MAD_CHECK(header.find("meta"), "{}: corrupt checkpoint header (no meta)", path);
+  return header.at("meta");
 }
 
 }  // namespace mad

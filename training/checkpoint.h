@@ -4,8 +4,10 @@
 // Layout: the 8 bytes "MADCKPT\n", a little-endian uint64 header length, the header (canonical JSON: format
 // version, dtype, the name/shape/offset table, trainer state, epoch history, and the caller's metadata such
 // as the architecture and task), then the raw parameter block sections: values, moment1, moment2 and, when
-// present, the best epoch's values. Files are written to a temporary name and renamed, so a crash never
-// leaves a half-written checkpoint.
+// present, the best epoch's values, and last the 32-byte SHA-256 of everything before it. Loading refuses,
+// with one line, a checksum mismatch, a truncated file, bytes after the checksum and non-finite values, and
+// leaves the model's parameters untouched then. Files are written to a temporary name, flushed and renamed
+// (config/atomic_file.h), so a crash or a full disk never leaves a half-written checkpoint.
 #pragma once
 
 #include <string>
@@ -15,7 +17,7 @@
 
 namespace mad {
 
-inline constexpr int kCheckpointVersion = 1;
+inline constexpr int kCheckpointVersion = 2;  // 2: SHA-256 trailer
 
 // {loss, ppl, acc, token_acc}, as stored in checkpoints and printed by `mad train --json`.
 config::Value to_config(const SplitMetrics& m);

@@ -1,8 +1,10 @@
 #include "training/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "core/ops.h"
@@ -63,6 +65,7 @@ void Trainer::check_data() const {
 }
 
 SplitMetrics Trainer::evaluate(const Tensor& inputs, const Tensor& targets) {
+  const kernels::PrecisionScope precision(config_.precision);
   const int64_t N = inputs.dim(0), L = inputs.dim(1), B = config_.batch_size;
   EpochAccumulator acc;
   for (int64_t begin = 0; begin < N; begin += B) {
@@ -81,6 +84,7 @@ SplitMetrics Trainer::evaluate(const Tensor& inputs, const Tensor& targets) {
 }
 
 TrainResult Trainer::run(TrainObserver* observer) {
+  const kernels::PrecisionScope precision(config_.precision);
   const auto start = Clock::now();
   ParamStore& params = model_.params();
   const int64_t N = data_.train_inputs.dim(0), L = data_.train_inputs.dim(1), B = config_.batch_size;
@@ -103,7 +107,9 @@ TrainResult Trainer::run(TrainObserver* observer) {
   result.best_epoch = best_of(result.epochs);
   bool stop = !result.epochs.empty() && result.epochs.back().test.acc > config_.stop_accuracy;
 
-  for (int64_t epoch = state_.epochs_done; epoch < config_.epochs && !stop; ++epoch) {
+  const int64_t last_epoch =
+      config_.stop_after_epoch > 0 ? std::min(config_.stop_after_epoch, config_.epochs) : config_.epochs;
+  for (int64_t epoch = state_.epochs_done; epoch < last_epoch && !stop; ++epoch) {
     const auto epoch_start = Clock::now();
     const double lr = cosine_lr(config_.lr, config_.min_lr, epoch, config_.epochs);
     // The epoch's order depends only on the seed and the epoch number, so a resumed run sees the same data.
@@ -141,9 +147,13 @@ TrainResult Trainer::run(TrainObserver* observer) {
     e.lr = lr;
     e.train = train_acc.result();
     e.test = evaluate(data_.test_inputs, data_.test_targets);
-    if (!std::isfinite(e.test.loss)) {
+    // A finite but huge loss (lr 10 gives about 5000) has an infinite perplexity: that model learned
+    // nothing either, and calling it completed would rank it with real results.
+    if (!std::isfinite(e.test.loss) || !std::isfinite(e.test.ppl)) {
       result.status = "diverged";
-      result.message = fmt::format("test loss became {} at epoch {}", e.test.loss, e.epoch);
+      result.message = std::isfinite(e.test.loss)
+                           ? fmt::format("test perplexity became {} (loss {:.4g}) at epoch {}", e.test.ppl, e.test.loss, e.epoch)
+                           : fmt::format("test loss became {} at epoch {}", e.test.loss, e.epoch);
       break;
     }
     e.seconds = seconds_since(epoch_start);
@@ -160,8 +170,13 @@ TrainResult Trainer::run(TrainObserver* observer) {
     if (observer) observer->on_epoch(result.epochs.back(), result);
   }
 
-  // Report the best epoch: its test metrics, and the train set re-evaluated with its weights.
-  if (result.best_epoch > 0) {
+  // Report the best epoch: its test metrics, and the train set re-evaluated with its weights. A diverged run
+  // reports none (NaN, shown as null or "diverged"): the epochs before the divergence stay in the history,
+  // but a run that blew up is no result to rank.
+  if (result.status == "diverged") {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    result.train = result.test = SplitMetrics{nan, nan, nan, nan};
+  } else if (result.best_epoch > 0) {
     const Tensor last = params.values().clone();
     params.values().copy_from(state_.best_values);
     result.test = result.epochs[static_cast<size_t>(result.best_epoch - 1)].test;

@@ -3,7 +3,8 @@
 // rate stepped per epoch, the test set evaluated after every epoch, early stop once test MAD accuracy
 // exceeds 0.999, and the reported metrics taken from the epoch with the lowest test perplexity (train
 // metrics re-evaluated on the whole train set with that epoch's weights, as the reference does when it
-// reloads its best checkpoint). A loss that becomes NaN or Inf stops the run at once: status "diverged".
+// reloads its best checkpoint). A loss that becomes NaN or Inf, or a test perplexity that becomes Inf, stops
+// the run at once: status "diverged", and the reported train and test metrics are NaN (no result).
 #pragma once
 
 #include <functional>
@@ -11,19 +12,24 @@
 #include <vector>
 
 #include "core/module.h"
+#include "kernels/precision.h"
 #include "training/adamw.h"
 #include "training/metrics.h"
 
 namespace mad {
 
 struct TrainConfig {
-  int64_t epochs = 200;
+  int64_t epochs = 200;          // the length of the cosine schedule and the most epochs run
+  int64_t stop_after_epoch = 0;  // > 0: stop after this epoch, still on the `epochs`-long schedule
   int64_t batch_size = 128;
   double lr = 5e-4;
   double min_lr = 1e-6;
   double weight_decay = 0.0;
   uint64_t seed = 12345;        // shuffling (the model's initialisation is seeded by its caller)
   double stop_accuracy = 0.999;  // early stop when test MAD accuracy exceeds this
+  // f32, or bf16: matrix products with bf16 inputs and float32 accumulation (kernels/precision.h); set
+  // for the duration of run() and evaluate().
+  kernels::Precision precision = kernels::Precision::f32;
 };
 
 // Token matrices [N, L] int32; targets use -100 for positions without loss.
@@ -43,8 +49,8 @@ struct TrainResult {
   std::string status = "completed";  // completed | diverged
   std::vector<EpochResult> epochs;
   int64_t best_epoch = 0;  // 1-based; 0 if no epoch finished
-  SplitMetrics train;      // whole train set, best epoch's weights
-  SplitMetrics test;       // test set, best epoch
+  SplitMetrics train;      // whole train set, best epoch's weights; NaN when diverged
+  SplitMetrics test;       // test set, best epoch; NaN when diverged
   double seconds = 0;
   std::string message;     // why a run diverged
 };

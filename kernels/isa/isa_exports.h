@@ -30,4 +30,8 @@ void attention_backward_f32(const AttentionDims& d, float scale, const float* q,
                             const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv,
                             float* scratch);
 
+// kernels/isa/peak.cpp
+double fma_peak_gflops(int64_t iterations);
+double bf16_dot_peak_gflops(int64_t iterations);
+
 }  // namespace mad::kernels::MAD_ISA_NS

@@ -6,7 +6,7 @@
 // kernels/bf16.h) open `inline namespace MAD_ISA_NS`, so the AVX-512 copy of an inline function never
 // shares a mangled name with the baseline copy: the linker cannot pick a copy compiled for a wider
 // instruction set than the CPU has (the one-definition-rule hazard of per-file target flags).
-// tests/kernels/isa_symbols_test.sh checks that an ISA object defines no global symbol outside its
+// tests/kernels/isa_symbols_test.sh checks that an ISA object defines no global or weak symbol outside its
 // namespace. Code outside kernels/isa/ gets the baseline namespace.
 #pragma once
 

@@ -39,6 +39,10 @@ struct KernelTable {
   void (*swiglu_grad_b)(const float* a, const float* g, float* gb, int64_t n);
   void (*swiglu_grad_a)(const float* a, const float* b, const float* g, float* ga, int64_t n);
   void (*swiglu_grad_a_over_g)(const float* a, const float* b, float* g, int64_t n);
+  // GFLOP/s of `iterations` x 12 independent multiply-adds in this set's widest vectors (kernels/isa/peak.cpp),
+  // and of VDPBF16PS (0 where the set lacks it); about 10^7 iterations take a few milliseconds.
+  double (*fma_peak_gflops)(int64_t iterations);
+  double (*bf16_dot_peak_gflops)(int64_t iterations);
 };
 
 // The table of `isa`, which this build must have (supported_isas()).

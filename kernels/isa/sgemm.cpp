@@ -10,7 +10,7 @@
 // Transposes only change how packing reads the operands.
 //
 // Micro-kernels, one per instruction set:
-//   generic     4 x 16, plain C++ loops the compiler vectorises for the baseline target (SSE2, NEON)
+//   generic     4 x 8, vectors of four floats (GCC vector extensions: SSE2 on x86-64, NEON on arm64)
 //   avx2        6 x 16, 12 ymm accumulators, 2 loads of B and 6 broadcasts of A per k
 //   avx512      12 x 32, 24 zmm accumulators, 2 loads of B and 12 broadcasts of A per k
 //   avx512bf16  for bf16 products: 12 x 32 on VDPBF16PS, which multiplies pairs of k at once (operands
@@ -40,6 +40,11 @@ namespace {
 
 inline int64_t min_of(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// Two bf16 values of a packed pair read or written as one 32-bit word. may_alias: the packing buffers
+// hold uint16_t, and without it the compiler may assume a word access never touches them.
+typedef uint32_t __attribute__((may_alias)) PairWord;
+typedef int32_t __attribute__((may_alias)) SignedPairWord;
+
 // Products narrower than this go through narrow_gemm.
 constexpr int64_t kNarrowColumns = 16;
 
@@ -50,20 +55,45 @@ constexpr int64_t kNarrowColumns = 16;
 //   run(groups, a, b, c, ldc, overwrite): c[MR, NR] (row stride ldc) = (overwrite ? 0 : c) + a b
 // over `groups` packed k groups: a is [groups][MR][kPair], b is [groups][NR][kPair].
 
+// Portable: GCC/Clang vector extensions of four floats, which become SSE on the x86-64 baseline and NEON on
+// arm64 (fused into FMLA there). A 4 x 8 tile keeps its 8 accumulators, 2 vectors of B and a broadcast in
+// registers on SSE's 16 (plain loops over an accumulator array left it in memory: 8.6x slower than avx2).
 template <bool Round>
 struct GenericKernel {
-  static constexpr int64_t MR = 4, NR = 16, MC = 128, KC = 256, NC = 1024;
+  static constexpr int64_t MR = 4, NR = 8, MC = 128, KC = 256, NC = 1024;
   using Elem = float;
   static constexpr int64_t kPair = 1;
   static constexpr bool kRound = Round;
+  typedef float Vec __attribute__((vector_size(16)));
   static void run(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict c,
                   int64_t ldc, bool overwrite) {
-    float acc[MR][NR] = {};
-    for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
-      for (int64_t r = 0; r < MR; ++r)
-        for (int64_t j = 0; j < NR; ++j) acc[r][j] += a[r] * b[j];
-    for (int64_t r = 0; r < MR; ++r)
-      for (int64_t j = 0; j < NR; ++j) c[r * ldc + j] = overwrite ? acc[r][j] : c[r * ldc + j] + acc[r][j];
+    Vec c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {};
+    for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+      Vec b0, b1;
+      std::memcpy(&b0, b, sizeof b0);
+      std::memcpy(&b1, b + 4, sizeof b1);
+      const Vec a0 = {a[0], a[0], a[0], a[0]}, a1 = {a[1], a[1], a[1], a[1]}, a2 = {a[2], a[2], a[2], a[2]},
+                a3 = {a[3], a[3], a[3], a[3]};
+      c00 += a0 * b0, c01 += a0 * b1;
+      c10 += a1 * b0, c11 += a1 * b1;
+      c20 += a2 * b0, c21 += a2 * b1;
+      c30 += a3 * b0, c31 += a3 * b1;
+    }
+    put(c + 0 * ldc, c00, c01, overwrite);
+    put(c + 1 * ldc, c10, c11, overwrite);
+    put(c + 2 * ldc, c20, c21, overwrite);
+    put(c + 3 * ldc, c30, c31, overwrite);
+  }
+  // By reference: passing vectors by value would change the baseline's ABI (-Wpsabi).
+  static void put(float* row, Vec& lo, Vec& hi, bool overwrite) {
+    if (!overwrite) {
+      Vec old_lo, old_hi;
+      std::memcpy(&old_lo, row, sizeof old_lo);
+      std::memcpy(&old_hi, row + 4, sizeof old_hi);
+      lo += old_lo, hi += old_hi;
+    }
+    std::memcpy(row, &lo, sizeof lo);
+    std::memcpy(row + 4, &hi, sizeof hi);
   }
 };
 
@@ -167,7 +197,7 @@ struct Avx512Bf16Kernel {
   static void run(int64_t groups, const uint16_t* __restrict a, const uint16_t* __restrict b, float* __restrict c,
                   int64_t ldc, bool overwrite) {
     MAD_AVX512_ROWS(MAD_AVX512_DECLARE)
-    const int32_t* pairs = reinterpret_cast<const int32_t*>(a);
+    const SignedPairWord* pairs = reinterpret_cast<const SignedPairWord*>(a);
 #pragma GCC unroll 2
     for (int64_t g = 0; g < groups; ++g, pairs += MR, b += 2 * NR) {
       const __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + NR);
@@ -194,31 +224,72 @@ inline typename Kernel::Elem packed(float x) {
   else return x;
 }
 
+// bf16 pairs (kPair = 2) from full panels and an even depth: the two ways the k values of a pair can lie.
+// Plain loops over a few contiguous values, which GCC vectorises (bf16_bits is branch-free).
+
+// k runs along a row: src[0, kc) gives the pairs of one row or column of the panel, written to
+// dst32[g * stride] for g < kc / 2.
+inline void pack_pairs_along(const float* __restrict src, int64_t kc, int64_t stride, PairWord* __restrict dst32) {
+  constexpr int64_t kChunk = 64;
+  for (int64_t k0 = 0; k0 < kc; k0 += kChunk) {
+    const int64_t n = min_of(kChunk, kc - k0);
+    uint16_t bits[kChunk];
+    for (int64_t j = 0; j < n; ++j) bits[j] = bf16_bits(src[k0 + j]);
+    for (int64_t g = 0; g < n / 2; ++g)
+      dst32[(k0 / 2 + g) * stride] = uint32_t(bits[2 * g]) | (uint32_t(bits[2 * g + 1]) << 16);
+  }
+}
+
+// k runs across rows: s0 and s1 hold k = 2g and 2g + 1 for `width` rows or columns of the panel.
+inline void pack_pairs_across(const float* __restrict s0, const float* __restrict s1, int64_t width,
+                              uint16_t* __restrict dst) {
+  for (int64_t c = 0; c < width; ++c) {
+    dst[2 * c] = bf16_bits(s0[c]);
+    dst[2 * c + 1] = bf16_bits(s1[c]);
+  }
+}
+
 // Packs rows [0, mc) and depth [0, kc) of op(A) (A already offset to the block) into panels of MR rows:
 // dst[panel][k / kPair][r][k % kPair] = op(A)(panel * MR + r, k), zero past row mc and depth kc.
+// Full panels of unpaired operands take loops without bounds checks, written so that the stores are
+// contiguous (packing is 10-40% of a small product's time; the checked loops cost the avx2 set 10%).
 template <class Kernel>
-void pack_a(int64_t mc, int64_t kc, const float* a, int64_t lda, bool trans, typename Kernel::Elem* dst) {
+void pack_a(int64_t mc, int64_t kc, const float* __restrict a, int64_t lda, bool trans,
+            typename Kernel::Elem* __restrict dst) {
   constexpr int64_t MR = Kernel::MR, P = Kernel::kPair;
   const int64_t groups = (kc + P - 1) / P;
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * groups * P) {
     const int64_t rows = min_of(MR, mc - i0);
-    if (trans) {
-      // op(A)(i, k) = A[k, i]: the MR values of one k are contiguous.
-      for (int64_t k = 0; k < groups * P; ++k) {
-        typename Kernel::Elem* d = dst + (k / P) * MR * P + k % P;
-        const float* src = a + k * lda + i0;
-        for (int64_t r = 0; r < MR; ++r) d[r * P] = packed<Kernel>(k < kc && r < rows ? src[r] : 0.0f);
-      }
-    } else {
-      for (int64_t r = 0; r < MR; ++r) {
-        typename Kernel::Elem* d = dst + r * P;
-        if (r >= rows) {
-          for (int64_t k = 0; k < groups * P; ++k) d[(k / P) * MR * P + k % P] = packed<Kernel>(0.0f);
-          continue;
+    if constexpr (P == 2) {
+      if (rows == MR && kc % 2 == 0) {
+        if (trans) {
+          for (int64_t g = 0; g < kc / 2; ++g)
+            pack_pairs_across(a + 2 * g * lda + i0, a + (2 * g + 1) * lda + i0, MR, dst + g * MR * 2);
+        } else {
+          for (int64_t r = 0; r < MR; ++r)
+            pack_pairs_along(a + (i0 + r) * lda, kc, MR, reinterpret_cast<PairWord*>(dst) + r);
         }
-        const float* src = a + (i0 + r) * lda;
-        for (int64_t k = 0; k < kc; ++k) d[(k / P) * MR * P + k % P] = packed<Kernel>(src[k]);
-        for (int64_t k = kc; k < groups * P; ++k) d[(k / P) * MR * P + k % P] = packed<Kernel>(0.0f);
+        continue;
+      }
+    }
+    if (P == 1 && rows == MR) {
+      if (trans) {
+        // op(A)(i, k) = A[k, i]: the MR values of one k are contiguous.
+        for (int64_t k = 0; k < kc; ++k)
+          for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = packed<Kernel>(a[k * lda + i0 + r]);
+      } else {
+        const float* src[MR];
+        for (int64_t r = 0; r < MR; ++r) src[r] = a + (i0 + r) * lda;
+        for (int64_t k = 0; k < kc; ++k)
+          for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = packed<Kernel>(src[r][k]);
+      }
+      continue;
+    }
+    for (int64_t k = 0; k < groups * P; ++k) {
+      typename Kernel::Elem* d = dst + (k / P) * MR * P + k % P;
+      for (int64_t r = 0; r < MR; ++r) {
+        const float x = k >= kc || r >= rows ? 0.0f : trans ? a[k * lda + i0 + r] : a[(i0 + r) * lda + k];
+        d[r * P] = packed<Kernel>(x);
       }
     }
   }
@@ -227,24 +298,45 @@ void pack_a(int64_t mc, int64_t kc, const float* a, int64_t lda, bool trans, typ
 // Packs depth [0, kc) and columns [0, nc) of op(B) into panels of NR columns:
 // dst[panel][k / kPair][c][k % kPair] = op(B)(k, panel * NR + c), zero past column nc and depth kc.
 template <class Kernel>
-void pack_b(int64_t kc, int64_t nc, const float* b, int64_t ldb, bool trans, typename Kernel::Elem* dst) {
+void pack_b(int64_t kc, int64_t nc, const float* __restrict b, int64_t ldb, bool trans,
+            typename Kernel::Elem* __restrict dst) {
   constexpr int64_t NR = Kernel::NR, P = Kernel::kPair;
   const int64_t groups = (kc + P - 1) / P;
   for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * groups * P) {
     const int64_t cols = min_of(NR, nc - j0);
+    if constexpr (P == 2) {
+      if (cols == NR && kc % 2 == 0) {
+        if (trans) {
+          for (int64_t c = 0; c < NR; ++c)
+            pack_pairs_along(b + (j0 + c) * ldb, kc, NR, reinterpret_cast<PairWord*>(dst) + c);
+        } else {
+          for (int64_t g = 0; g < kc / 2; ++g)
+            pack_pairs_across(b + 2 * g * ldb + j0, b + (2 * g + 1) * ldb + j0, NR, dst + g * NR * 2);
+        }
+        continue;
+      }
+    }
     if (!trans) {
       // op(B)(k, j) = B[k, j]: a row of the panel is NR contiguous floats.
       for (int64_t k = 0; k < groups * P; ++k) {
         typename Kernel::Elem* d = dst + (k / P) * NR * P + k % P;
         const float* src = b + k * ldb + j0;
         if (k < kc && cols == NR) {
-          for (int64_t c = 0; c < NR; ++c) d[c * P] = packed<Kernel>(src[c]);
+          // memcpy: GCC leaves the loop scalar, for fear that d and src overlap.
+          if constexpr (P == 1 && !Kernel::kRound) std::memcpy(d, src, sizeof(float) * NR);
+          else for (int64_t c = 0; c < NR; ++c) d[c * P] = packed<Kernel>(src[c]);
         } else {
           for (int64_t c = 0; c < NR; ++c) d[c * P] = packed<Kernel>(k < kc && c < cols ? src[c] : 0.0f);
         }
       }
-    } else {
+    } else if (P == 1 && cols == NR) {
       // op(B)(k, j) = B[j, k]: column c of the panel is row j0 + c of B, read contiguously.
+      for (int64_t c = 0; c < NR; ++c) {
+        const float* src = b + (j0 + c) * ldb;
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = packed<Kernel>(src[k]);
+      }
+    } else {
+      // Column c of the panel is row j0 + c of B, read contiguously.
       for (int64_t c = 0; c < NR; ++c) {
         typename Kernel::Elem* d = dst + c * P;
         const float* src = b + (j0 + c) * ldb;
@@ -256,48 +348,90 @@ void pack_b(int64_t kc, int64_t nc, const float* b, int64_t ldb, bool trans, typ
 }
 
 // ---- narrow products ---------------------------------------------------------------------------------
-// C[M, N] (+)= op(A) op(B) for N < 16 (attention's products against a head of Dh = 8 columns), one row
-// of C at a time in registers: a 16-column tile would be mostly padding. N is a template argument for the
-// common head widths so that the row is a whole vector. Each element sums its K products in increasing k.
+// C[M, N] (+)= op(A) op(B) for N < 16 (attention's products against a head of Dh = 8 columns): a 16-column
+// tile would be mostly padding. Each element sums its K products in increasing k.
+
+// Rows of C computed at once: independent accumulators hide the FMA latency one row's chain exposes. With
+// 16 vector registers (SSE, AVX2) eight rows of eight floats and the operands fit; the baseline's 8-float
+// rows are two SSE registers each, so it takes four.
+#if defined(__AVX2__)
+constexpr int64_t kNarrowRows = 8;
+#else
+constexpr int64_t kNarrowRows = 4;
+#endif
+
+template <int64_t kN> struct VectorOf;
+template <> struct VectorOf<4> { typedef float type __attribute__((vector_size(16))); };
+template <> struct VectorOf<8> { typedef float type __attribute__((vector_size(32))); };
+
+// N = kN (4 or 8) with op(B) = B: a row of C and a row of B are each one vector (GCC/Clang vector
+// extensions, so the generic set gets SSE or NEON and the others their own width).
 template <int64_t kN, bool kRound>
+void narrow_vector_rows(int64_t M, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
+                        float* C, int64_t ldc, bool accumulate) {
+  using Vec = typename VectorOf<kN>::type;
+  auto in = [](float x) { return kRound ? round_to_bf16(x) : x; };
+  // Fills `b` rather than returning it: a vector return value would change the baseline set's ABI.
+  auto b_row = [&](int64_t k, Vec& b) {
+    std::memcpy(&b, B + k * ldb, sizeof(Vec));
+    if constexpr (kRound)
+      for (int64_t j = 0; j < kN; ++j) b[j] = round_to_bf16(b[j]);
+  };
+  auto a_at = [&](int64_t i, int64_t k) { return in(ta ? A[k * lda + i] : A[i * lda + k]); };
+  auto store = [&](int64_t i, Vec& acc) {
+    float* c = C + i * ldc;
+    if (accumulate) {
+      Vec old;
+      std::memcpy(&old, c, sizeof(Vec));
+      acc += old;
+    }
+    std::memcpy(c, &acc, sizeof(Vec));
+  };
+  int64_t i0 = 0;
+  for (; i0 + kNarrowRows <= M; i0 += kNarrowRows) {
+    Vec acc[kNarrowRows] = {};
+    for (int64_t k = 0; k < K; ++k) {
+      Vec b;
+      b_row(k, b);
+#pragma GCC unroll 8
+      for (int64_t r = 0; r < kNarrowRows; ++r) acc[r] += a_at(i0 + r, k) * b;
+    }
+#pragma GCC unroll 8
+    for (int64_t r = 0; r < kNarrowRows; ++r) store(i0 + r, acc[r]);
+  }
+  for (; i0 < M; ++i0) {
+    Vec acc = {};
+    for (int64_t k = 0; k < K; ++k) {
+      Vec b;
+      b_row(k, b);
+      acc += a_at(i0, k) * b;
+    }
+    store(i0, acc);
+  }
+}
+
+// Any N < 16 and either transpose, a row of C at a time in a local array.
+template <bool kRound>
 void narrow_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
                  bool tb, float* C, int64_t ldc, bool accumulate) {
-  // kRows rows of C at once: independent accumulators hide the FMA latency that one row's chain exposes.
-  constexpr int64_t kRows = 4;
-  const int64_t n = kN > 0 ? kN : N;
   auto in = [](float x) { return kRound ? round_to_bf16(x) : x; };
-  auto a_at = [&](int64_t i, int64_t k) { return in(ta ? A[k * lda + i] : A[i * lda + k]); };
-  for (int64_t i0 = 0; i0 < M; i0 += kRows) {
-    const int64_t rows = min_of(kRows, M - i0);
-    float acc[kRows][16] = {};
+  for (int64_t i = 0; i < M; ++i) {
+    float acc[16] = {};
     for (int64_t k = 0; k < K; ++k) {
-      float b[16];
-      for (int64_t j = 0; j < n; ++j) b[j] = in(tb ? B[j * ldb + k] : B[k * ldb + j]);
-      if (rows == kRows) {
-        for (int64_t r = 0; r < kRows; ++r) {
-          const float a = a_at(i0 + r, k);
-          for (int64_t j = 0; j < n; ++j) acc[r][j] += a * b[j];
-        }
-      } else {
-        for (int64_t r = 0; r < rows; ++r) {
-          const float a = a_at(i0 + r, k);
-          for (int64_t j = 0; j < n; ++j) acc[r][j] += a * b[j];
-        }
-      }
+      const float a = in(ta ? A[k * lda + i] : A[i * lda + k]);
+      for (int64_t j = 0; j < N; ++j) acc[j] += a * in(tb ? B[j * ldb + k] : B[k * ldb + j]);
     }
-    for (int64_t r = 0; r < rows; ++r) {
-      float* c = C + (i0 + r) * ldc;
-      for (int64_t j = 0; j < n; ++j) c[j] = accumulate ? c[j] + acc[r][j] : acc[r][j];
-    }
+    float* c = C + i * ldc;
+    for (int64_t j = 0; j < N; ++j) c[j] = accumulate ? c[j] + acc[j] : acc[j];
   }
 }
 
 template <bool kRound>
 void narrow_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
                  bool tb, float* C, int64_t ldc, bool accumulate) {
-  if (N == 8) narrow_rows<8, kRound>(M, N, K, A, lda, ta, B, ldb, tb, C, ldc, accumulate);
-  else if (N == 4) narrow_rows<4, kRound>(M, N, K, A, lda, ta, B, ldb, tb, C, ldc, accumulate);
-  else narrow_rows<0, kRound>(M, N, K, A, lda, ta, B, ldb, tb, C, ldc, accumulate);
+  if (N == 8 && !tb) narrow_vector_rows<8, kRound>(M, K, A, lda, ta, B, ldb, C, ldc, accumulate);
+  else if (N == 4 && !tb) narrow_vector_rows<4, kRound>(M, K, A, lda, ta, B, ldb, C, ldc, accumulate);
+  else narrow_rows<kRound>(M, N, K, A, lda, ta, B, ldb, tb, C, ldc, accumulate);
 }
 
 // ---- the blocked product -----------------------------------------------------------------------------

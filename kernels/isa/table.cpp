@@ -16,6 +16,8 @@ KernelTable make_table() {
   t.swiglu_grad_b = swiglu_grad_b;
   t.swiglu_grad_a = swiglu_grad_a;
   t.swiglu_grad_a_over_g = swiglu_grad_a_over_g;
+  t.fma_peak_gflops = fma_peak_gflops;
+  t.bf16_dot_peak_gflops = bf16_dot_peak_gflops;
   return t;
 }
 

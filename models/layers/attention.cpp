@@ -14,6 +14,9 @@
 namespace mad::models {
 namespace {
 
+// The projections a `wiring:` mask may go on (models/projection_mask.h), by parameter-scope name.
+const std::vector<std::string> kAttentionProjections = {"Wqkv", "out_proj"};
+
 struct AttentionShape {
   int64_t dim, heads, head_dim, rotary_dim, window;
 };
@@ -46,8 +49,12 @@ class Attention : public Layer {
     base_ = c.get<double>("rotary_emb_base");
     const config::Value& scale = c.at("softmax_scale");
     scale_ = scale.is_null() ? 1.0 / std::sqrt(static_cast<double>(shape_.head_dim)) : scale.as_double();
-    wqkv_ = Linear(s.sub("Wqkv"), shape_.dim, 3 * shape_.dim, c.get<bool>("qkv_proj_bias"), ctx);
-    out_ = Linear(s.sub("out_proj"), shape_.dim, shape_.dim, c.get<bool>("out_proj_bias"), ctx);
+    // Optional NCPS wiring masks (models/projection_mask.h); Wqkv's mask spans q, k and v ([3D, D]).
+    const int64_t D = shape_.dim;
+    wqkv_ = Linear(s.sub("Wqkv"), D, 3 * D, c.get<bool>("qkv_proj_bias"), ctx, Init::uniform_fan_in(),
+                   layer_projection_mask(c, "Wqkv", D, 3 * D, kAttentionProjections));
+    out_ = Linear(s.sub("out_proj"), D, D, c.get<bool>("out_proj_bias"), ctx, Init::uniform_fan_in(),
+                  layer_projection_mask(c, "out_proj", D, D, kAttentionProjections));
     if (c.get<bool>("qk_norm")) {
       q_norm_ = s.sub("q_layernorm").param("weight", {shape_.head_dim}, Init::ones());
       k_norm_ = s.sub("k_layernorm").param("weight", {shape_.head_dim}, Init::ones());
@@ -127,10 +134,14 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 }  // namespace
 
 void register_attention_layers(LayerRegistry& r) {
-  r.add({"attention", "attention", true, "causal softmax attention, 1 head, rotary", &build, &state, &mixing_flops, &size_options});
-  r.add({"mh-attention", "attention", true, "causal softmax attention, 16 heads of 8, rotary", &build, &state, &mixing_flops, &size_options});
-  r.add({"sliding-attention", "attention", true, "sliding-window attention (32 + self), 1 head, rotary", &build, &state, &mixing_flops, &size_options});
-  r.add({"mh-sliding-attention", "attention", true, "sliding-window attention (32 + self), 16 heads, rotary", &build, &state, &mixing_flops, &size_options});
+  r.add({"attention", "attention", true, "causal softmax attention, 1 head, rotary",
+         &build, &state, &mixing_flops, &size_options, nullptr, kAttentionProjections});
+  r.add({"mh-attention", "attention", true, "causal softmax attention, 16 heads of 8, rotary",
+         &build, &state, &mixing_flops, &size_options, nullptr, kAttentionProjections});
+  r.add({"sliding-attention", "attention", true, "sliding-window attention (32 + self), 1 head, rotary",
+         &build, &state, &mixing_flops, &size_options, nullptr, kAttentionProjections});
+  r.add({"mh-sliding-attention", "attention", true, "sliding-window attention (32 + self), 16 heads, rotary",
+         &build, &state, &mixing_flops, &size_options, nullptr, kAttentionProjections});
 }
 
 }  // namespace mad::models

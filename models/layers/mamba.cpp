@@ -16,6 +16,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/budget.h"
 #include "models/layers/config_checks.h"
 #include "models/registry.h"
 
@@ -31,7 +32,7 @@ MambaShape mamba_shape(const config::Value& c) {
   s.dim = c.get<int64_t>("dim");
   const int64_t expand = c.get<int64_t>("expand");
   MAD_CHECK(expand >= 1, "{}: expand must be a positive integer, got {}", c.at("expand").where(), expand);
-  s.inner = expand * s.dim;
+  s.inner = checked_mul(expand, s.dim, fmt::format("{}: expand x dim", c.at("expand").where()));
   s.d_state = int_at_least(c, "d_state", 1);
   s.d_conv = int_at_least(c, "d_conv", 1);
   const config::Value& r = c.at("dt_rank");
@@ -43,6 +44,10 @@ MambaShape mamba_shape(const config::Value& c) {
     s.dt_rank = r.as_int();
     MAD_CHECK(s.dt_rank >= 1, "{}: dt_rank must be auto or a positive integer, got {}", r.where(), s.dt_rank);
   }
+  // The sizes the layer multiplies, checked once here: x_proj's width and the state E x N.
+  checked_add(s.dt_rank, checked_mul(2, s.d_state, fmt::format("{}: 2 x d_state", c.at("d_state").where())),
+              fmt::format("{}: dt_rank + 2 x d_state", c.at("d_state").where()));
+  checked_mul(s.inner, s.d_state, fmt::format("{}: the state expand x dim x d_state", c.at("d_state").where()));
   return s;
 }
 
@@ -70,9 +75,10 @@ class Mamba : public Layer {
     const double dt_std = c.get<double>("dt_scale") / std::sqrt(static_cast<double>(m.dt_rank));
     dt_weight_ = s.sub("dt_proj").param("weight", {m.inner, m.dt_rank}, ctx.linear_weight(Init::uniform(-dt_std, dt_std)));
     dt_bias_ = s.sub("dt_proj").param("bias", {m.inner}, dt_bias_init(c));
-    std::vector<double> a_log(static_cast<size_t>(m.inner * m.d_state));
-    for (size_t i = 0; i < a_log.size(); ++i) a_log[i] = std::log(static_cast<double>(i % static_cast<size_t>(m.d_state) + 1));
-    A_log_ = s.param("A_log", {m.inner, m.d_state}, Init::values(std::move(a_log)));
+    // Computed at finalize(), not here: declaring the layer (mad describe) must not cost E x N memory.
+    const int64_t n_state = m.d_state;
+    A_log_ = s.param("A_log", {m.inner, m.d_state},
+                     Init::of_index([n_state](int64_t i) { return std::log(static_cast<double>(i % n_state + 1)); }));
     D_ = s.param("D", {m.inner}, Init::ones());
     out_proj_ = Linear(s.sub("out_proj"), m.inner, m.dim, bias, ctx);
   }

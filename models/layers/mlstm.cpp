@@ -17,12 +17,17 @@
 #include <cmath>
 
 #include "core/ops_xlstm.h"
+#include "models/blocks/pieces.h"
 #include "models/layers/config_checks.h"
 #include "models/layers/xlstm.h"
 #include "models/size_options.h"
 
 namespace mad::models {
 namespace {
+
+// The projections a `wiring:` mask may go on (models/projection_mask.h), by parameter-scope name.
+const std::vector<std::string> kMlstmProjections = {"q", "k", "v", "igate_preact", "fgate_preact", "ogate_preact",
+                                                     "out_proj"};
 
 struct MlstmShape {
   int64_t dim, heads, qk_dim, v_dim;
@@ -72,28 +77,35 @@ class Mlstm : public Layer {
     MAD_CHECK(eps_ >= 0, "{}: cell_eps must be >= 0, got {}", c.at("cell_eps").where(), eps_);
     norm_eps_ = c.get<double>("norm_eps");
     const Init small = Init::normal(0, std::sqrt(2.0 / (5.0 * static_cast<double>(D))));
-    q_ = Linear(s.sub("q"), D, shape_.qk_dim, false, ctx, small);
-    k_ = Linear(s.sub("k"), D, shape_.qk_dim, false, ctx, small);
-    v_ = Linear(s.sub("v"), D, shape_.v_dim, false, ctx, small);
-    if (c.get<bool>("output_gate")) ogate_ = Linear(s.sub("ogate_preact"), D, shape_.v_dim, false, ctx, Init::zeros());
+    // Optional NCPS wiring masks on any of the projections (models/projection_mask.h).
+    auto mask = [&](const char* name, int64_t in, int64_t out) {
+      return layer_projection_mask(c, name, in, out, kMlstmProjections);
+    };
+    q_ = Linear(s.sub("q"), D, shape_.qk_dim, false, ctx, small, mask("q", D, shape_.qk_dim));
+    k_ = Linear(s.sub("k"), D, shape_.qk_dim, false, ctx, small, mask("k", D, shape_.qk_dim));
+    v_ = Linear(s.sub("v"), D, shape_.v_dim, false, ctx, small, mask("v", D, shape_.v_dim));
+    MAD_CHECK(c.get<bool>("output_gate") || !c.contains("wiring") || !c.at("wiring").contains("ogate_preact"),
+              "{}: a mask on ogate_preact needs output_gate: true", c.contains("wiring") ? c.at("wiring").where() : "");
+    if (c.get<bool>("output_gate"))
+      ogate_ = Linear(s.sub("ogate_preact"), D, shape_.v_dim, false, ctx, Init::zeros(), mask("ogate_preact", D, shape_.v_dim));
     // Gate projections: zero weights (ignoring the backbone's policy: the gates start from their biases).
-    igate_w_ = s.sub("igate_preact").param("weight", {H, D}, Init::zeros());
+    igate_mask_ = mask("igate_preact", D, H);
+    fgate_mask_ = mask("fgate_preact", D, H);
+    igate_w_ = s.sub("igate_preact").param("weight", {H, D}, igate_mask_.applied_to(Init::zeros()));
     igate_b_ = s.sub("igate_preact").param("bias", {H}, Init::constant(-10.0));
-    fgate_w_ = s.sub("fgate_preact").param("weight", {H, D}, Init::zeros());
+    fgate_w_ = s.sub("fgate_preact").param("weight", {H, D}, fgate_mask_.applied_to(Init::zeros()));
     fgate_b_ = s.sub("fgate_preact").param("bias", {H}, H > 1 ? Init::linspace(3.0, 6.0) : Init::constant(3.0));
     if (c.get<bool>("head_norm")) norm_w_ = s.sub("multihead_norm").param("weight", {shape_.v_dim}, Init::ones());
-    out_ = Linear(s.sub("out_proj"), shape_.v_dim, D, false, ctx);
+    out_ = Linear(s.sub("out_proj"), shape_.v_dim, D, false, ctx, Init::uniform_fan_in(), mask("out_proj", shape_.v_dim, D));
   }
 
   // x [B, T, D] -> [B, T, D]
   Var forward(Tape& tape, Var x) const override {
-    const int64_t B = x.dim(0), T = x.dim(1), H = shape_.heads;
-    Var q = reshape(q_(tape, x), {B, T, H, shape_.dk()});
-    Var k = reshape(k_(tape, x), {B, T, H, shape_.dk()});
-    Var v = reshape(v_(tape, x), {B, T, H, shape_.dv()});
-    Var ig = gate(matmul(x, igate_w_.on(tape), false, true) + igate_b_.on(tape));  // [B, T, H]
-    Var fg = gate(matmul(x, fgate_w_.on(tape), false, true) + fgate_b_.on(tape));  // [B, T, H]
-    Var h = reshape(mlstm(q, k, v, ig, fg, shape_.kernel, shape_.chunk, eps_), {B, T, shape_.v_dim});
+    const int64_t H = shape_.heads;
+    Var q = q_(tape, x), k = k_(tape, x), v = v_(tape, x);                         // [B, T, H Dk|Dv]
+    Var ig = gate(matmul(x, igate_mask_.applied(tape, igate_w_.on(tape)), false, true) + igate_b_.on(tape));  // [B, T, H]
+    Var fg = gate(matmul(x, fgate_mask_.applied(tape, fgate_w_.on(tape)), false, true) + fgate_b_.on(tape));  // [B, T, H]
+    Var h = mlstm_cell(q, k, v, ig, fg, shape_.kernel, shape_.chunk, eps_);        // [B, T, H Dv]
     if (norm_w_.defined()) h = layer_norm(h, norm_w_.on(tape), Var(), norm_eps_, H);
     if (ogate_.out() > 0) h = sigmoid(ogate_(tape, x)) * h;
     return out_(tape, h);
@@ -101,12 +113,13 @@ class Mlstm : public Layer {
 
  private:
   // Soft-capping keeps the gate pre-activations in (-cap, cap) (layers.md A.5, P2 stability section).
-  Var gate(Var z) const { return soft_cap_ > 0 ? tanh(z * (1.0 / soft_cap_)) * soft_cap_ : z; }
+  Var gate(Var z) const { return soft_cap_ > 0 ? soft_cap(z, soft_cap_) : z; }
 
   MlstmShape shape_;
   double soft_cap_ = 0, eps_ = 1e-6, norm_eps_ = 1e-6;
   Linear q_, k_, v_, ogate_, out_;
   Param igate_w_, igate_b_, fgate_w_, fgate_b_, norm_w_;
+  ProjectionMask igate_mask_, fgate_mask_;
 };
 
 std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {
@@ -156,10 +169,10 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 void register_mlstm_layers(LayerRegistry& r) {
   r.add({"mlstm", "xlstm", true, "mLSTM cell between q/k/v/gate projections, 8 heads of 16x16, chunkwise", &build,
-         &state, &mixing_flops, &size_options});
+         &state, &mixing_flops, &size_options, nullptr, kMlstmProjections});
   r.add({"mlstm-block", "xlstm", true,
          "xLSTM-7B mLSTM layer: soft-capped gates, per-head LayerNorm, output gate, 4 heads (dk 16, dv 32)", &build,
-         &state, &mixing_flops, &size_options});
+         &state, &mixing_flops, &size_options, nullptr, kMlstmProjections});
 }
 
 void register_xlstm_layers(LayerRegistry& r) {

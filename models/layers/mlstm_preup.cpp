@@ -20,6 +20,7 @@
 #include <cmath>
 
 #include "core/ops_xlstm.h"
+#include "models/blocks/pieces.h"
 #include "models/layers/config_checks.h"
 #include "models/registry.h"
 
@@ -56,8 +57,6 @@ PreupShape preup_shape(const config::Value& c) {
   return s;
 }
 
-Init small_init(int64_t dim) { return Init::normal(0, std::sqrt(2.0 / (5.0 * static_cast<double>(dim)))); }
-
 // x [B, T, D] -> xm, z [B, T, inner]: one Linear D -> 2 inner (no bias), first half the mLSTM branch.
 class UpProjectionSplit {
  public:
@@ -76,35 +75,11 @@ class UpProjectionSplit {
 // x [B, T, C] -> SiLU(depthwise causal conv of width K with bias) [B, T, C].
 class CausalConv {
  public:
-  CausalConv(const ParamScope& s, int64_t channels, int64_t width) {
-    const Init init = Init::uniform_fan_in(width);  // PyTorch Conv1d default, fan_in = K
-    weight_ = s.param("weight", {channels, width}, init);
-    bias_ = s.param("bias", {channels}, init);
-  }
-  Var operator()(Tape& tape, Var x) const { return silu(depthwise_conv1d(x, weight_.on(tape), bias_.on(tape))); }
+  CausalConv(const ParamScope& s, int64_t channels, int64_t width) : conv_(s, channels, width, true) {}
+  Var operator()(Tape& tape, Var x) const { return silu(conv_(tape, x)); }
 
  private:
-  Param weight_, bias_;
-};
-
-// xLSTM's LinearHeadwiseExpand without bias: x [B, T, C] split into C / size blocks of `size`, each times its
-// own size x size matrix (weight [blocks, size_in, size_out]) -> [B, T, C].
-class BlockDiagonalProjection {
- public:
-  BlockDiagonalProjection(const ParamScope& s, int64_t channels, int64_t size, Init init)
-      : blocks_(channels / size), size_(size) {
-    weight_ = s.param("weight", {blocks_, size, size}, init);
-  }
-  Var operator()(Tape& tape, Var x) const {
-    const int64_t B = x.dim(0), T = x.dim(1);
-    Var xb = permute(reshape(x, {B * T, blocks_, size_}), {1, 0, 2});  // [blocks, BT, size]
-    Var y = matmul(xb, weight_.on(tape));                              // [blocks, BT, size]
-    return reshape(permute(y, {1, 0, 2}), {B, T, blocks_ * size_});
-  }
-
- private:
-  int64_t blocks_, size_;
-  Param weight_;
+  DepthwiseCausalConv conv_;
 };
 
 // c, xm [B, T, inner] -> per-head LayerNorm of the mLSTM cell output [B, T, inner].
@@ -123,14 +98,13 @@ class MlstmCore {
     norm_w_ = s.sub("outnorm").param("weight", {shape.inner}, Init::ones());
   }
   Var operator()(Tape& tape, Var c, Var xm) const {
-    const int64_t B = c.dim(0), T = c.dim(1), H = shape_.heads, DH = shape_.dh();
+    const int64_t H = shape_.heads;
     Var q = q_(tape, c), k = k_(tape, c), v = v_(tape, xm);                          // [B, T, inner]
     Var qkv = concat({q, k, v}, -1);                                                 // [B, T, 3 inner]
     Var ig = matmul(qkv, igate_w_.on(tape), false, true) + igate_b_.on(tape);        // [B, T, H]
     Var fg = matmul(qkv, fgate_w_.on(tape), false, true) + fgate_b_.on(tape);        // [B, T, H]
-    Var h = mlstm(reshape(q, {B, T, H, DH}), reshape(k, {B, T, H, DH}), reshape(v, {B, T, H, DH}), ig, fg,
-                  shape_.kernel, shape_.chunk, cell_eps_);                           // [B, T, H, DH]
-    return layer_norm(reshape(h, {B, T, shape_.inner}), norm_w_.on(tape), Var(), norm_eps_, H);
+    Var h = mlstm_cell(q, k, v, ig, fg, shape_.kernel, shape_.chunk, cell_eps_);     // [B, T, inner]
+    return layer_norm(h, norm_w_.on(tape), Var(), norm_eps_, H);
   }
 
  private:
@@ -143,11 +117,11 @@ class MlstmCore {
 // h + s * c with a learnable per-channel s (init ones).
 class LearnableSkip {
  public:
-  LearnableSkip(const ParamScope& s, int64_t channels) { scale_ = s.param("weight", {channels}, Init::ones()); }
-  Var operator()(Tape& tape, Var h, Var c) const { return h + scale_.on(tape) * c; }
+  LearnableSkip(const ParamScope& s, int64_t channels) : scale_(s, channels) {}
+  Var operator()(Tape& tape, Var h, Var c) const { return h + scale_(tape, c); }
 
  private:
-  Param scale_;
+  ChannelScale scale_;
 };
 
 // y * SiLU(z): the z branch of the up-projection gates the output (the block's cell has no output gate).
@@ -200,15 +174,17 @@ double mixing_flops(const config::Value& c, const BuildContext&) {
   return 4.0 * static_cast<double>(s.inner * s.dh()) + 2.0 * static_cast<double>(s.conv * s.inner);
 }
 
-// Size knobs: proj_factor (1 to 4), heads (dividing inner) and the conv's kernel size (1 to 8).
+// Size knobs: proj_factor (0.5 to 4), heads (1 to 64, dividing inner) and the conv's kernel size (1 to 8).
+// The small end (inner = D/2, many narrow heads) is what lets xLSTM[7:1] (seven of these and an sLSTM) reach
+// a total of 4096 at D = 128: seven blocks of inner 64, 64 heads of 1 and K = 6 (192 + 320 floats each).
 std::vector<config::Value> size_options(const config::Value& c, const BuildContext&) {
   std::vector<config::Value> out;
   const PreupShape s = preup_shape(c);
   const int64_t multiple = c.get<int64_t>("inner_multiple_of");
-  for (double factor : {1.0, 1.5, 2.0, 3.0, 4.0}) {
+  for (double factor : {0.5, 1.0, 1.5, 2.0, 3.0, 4.0}) {
     const int64_t inner =
         static_cast<int64_t>(std::ceil(factor * static_cast<double>(s.dim) / static_cast<double>(multiple))) * multiple;
-    for (int64_t heads : {1, 2, 4, 8, 16, 32}) {
+    for (int64_t heads : {1, 2, 4, 8, 16, 32, 64}) {
       if (inner % heads != 0 || inner % s.block != 0) continue;
       // The conv's K - 1 carried inputs per inner channel fill in state between the heads' H (Dh^2 + Dh + 1).
       for (int64_t conv = 1; conv <= 8; ++conv) {

@@ -69,29 +69,26 @@ Var shift4(Tape& tape, Var a) {
   return reshape(token_shift(tape, reshape(a, {B, T, H * N})), {B, T, H, N});
 }
 
+// Computed at finalize() (Init::of_index), not when the layer is declared: `mad describe` of a huge dim
+// allocates nothing of that size.
 // ddd_i = i / dim, i = 0 .. dim-1, raised to `p`, times `scale`, plus `offset`: the reference's time-mix inits.
 Init ramp(int64_t dim, double p, double scale, double offset) {
-  std::vector<double> v(static_cast<size_t>(dim));
-  for (int64_t i = 0; i < dim; ++i)
-    v[static_cast<size_t>(i)] = offset + scale * std::pow(static_cast<double>(i) / static_cast<double>(dim), p);
-  return Init::values(std::move(v));
+  return Init::of_index([=](int64_t i) {
+    return offset + scale * std::pow(static_cast<double>(i) / static_cast<double>(dim), p);
+  });
 }
 
 // The reference's time_decay init (ratio_0_to_1 = 0): -6 + 5 (n / (dim_att - 1))^0.7.
 Init decay_speed(int64_t dim_att) {
-  std::vector<double> v(static_cast<size_t>(dim_att));
-  for (int64_t n = 0; n < dim_att; ++n) {
+  return Init::of_index([dim_att](int64_t n) {
     const double frac = dim_att > 1 ? static_cast<double>(n) / static_cast<double>(dim_att - 1) : 0.0;
-    v[static_cast<size_t>(n)] = -6.0 + 5.0 * std::pow(frac, 0.7);
-  }
-  return Init::values(std::move(v));
+    return -6.0 + 5.0 * std::pow(frac, 0.7);
+  });
 }
 
 // The reference's time_faaaa (bonus u) init (ratio_0_to_1 = 0): the zigzag ((n + 1) % 3 - 1) * 0.1.
-Init bonus_zigzag(int64_t dim_att) {
-  std::vector<double> v(static_cast<size_t>(dim_att));
-  for (int64_t n = 0; n < dim_att; ++n) v[static_cast<size_t>(n)] = static_cast<double>((n + 1) % 3 - 1) * 0.1;
-  return Init::values(std::move(v));
+Init bonus_zigzag(int64_t) {
+  return Init::of_index([](int64_t n) { return static_cast<double>((n + 1) % 3 - 1) * 0.1; });
 }
 
 // WKV, chunkwise: r, k, v, log_w [B, T, H, N] (log_w <= 0), u [H, N] -> y [B, T, H, N].

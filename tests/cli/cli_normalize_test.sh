@@ -21,7 +21,7 @@ params=$(sed -E 's/.*"total_params": ([0-9]+).*/\1/' "$tmp/out")
 expect_ok "normalize -o" "$mad" normalize --arch "$tmp/hybrid.yml" --state 4100 -o "$tmp/near.yml"
 grep -q "NOT reachable" "$tmp/err" || grep -q "exact" "$tmp/err" || fail "normalize -o prints no summary: $(cat "$tmp/err")"
 
-expect_error "state 0" "--state 0" "$mad" normalize --arch "$tmp/hybrid.yml" --state 0
+expect_usage "state 0" "--state: must be an integer >= 1" "$mad" normalize --arch "$tmp/hybrid.yml" --state 0
 printf 'layers: [mh-attention, swiglu]\n' >"$tmp/transformer.yml"
 expect_error "no fixed-state mixer" "no fixed-state sequence mixer" "$mad" normalize --arch "$tmp/transformer.yml" --state 4096
 

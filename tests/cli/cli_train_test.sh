@@ -73,7 +73,20 @@ printf 'layers: [swiglu\n  - oops: [' >"$tmp/bad_yaml.yml"
 expect_error "malformed yaml" "bad_yaml.yml" "$mad" train --task in-context-recall --arch "$tmp/bad_yaml.yml" --epochs 1
 expect_error "no architecture" "--layers" "$mad" train --task in-context-recall --epochs 1
 expect_error "resume without save" "--save" "$mad" train --task in-context-recall --layers swiglu --resume
-expect_error "bad lr" "lr" "$mad" train --task in-context-recall --layers swiglu --lr -1 --epochs 1
+expect_usage "bad lr" "--lr" "$mad" train --task in-context-recall --layers swiglu --lr -1 --epochs 1
 expect_error "odd seq len" "seq_len" "$mad" train --task in-context-recall --layers swiglu --seq-len 15 --epochs 1
+
+# --log-jsonl writes one JSON line per epoch; --stop-after stops inside the --epochs-long cosine schedule, so
+# the second epoch's learning rate is that of a 10-epoch schedule (bench/parity.sh relies on both).
+tiny="--task memorization --num-train-examples 32 --num-test-examples 32 --layers swiglu --dim 16"
+expect_ok "history" "$mad" train $tiny --epochs 10 --stop-after 2 --lr 1e-3 --quiet --log-jsonl "$tmp/h.jsonl"
+python3 - "$tmp/h.jsonl" <<'PY' || fail "--log-jsonl / --stop-after lines wrong: $(cat "$tmp/h.jsonl")"
+import json, math, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert [l["epoch"] for l in lines] == [1, 2], lines
+lr2 = 1e-6 + (1e-3 - 1e-6) * (1 + math.cos(math.pi / 10)) / 2
+assert abs(lines[1]["lr"] - lr2) < 1e-12, lines[1]["lr"]
+assert all(0 <= l["test_acc"] <= 1 and l["train_loss"] > 0 for l in lines)
+PY
 
 finish cli_train_test

@@ -24,6 +24,16 @@ expect_error() {
   grep -q "^mad: error: .*$fragment" "$tmp/err" || fail "$what: stderr lacks '$fragment': $(cat "$tmp/err")"
 }
 
+# expect_usage "description" "fragment" command...: a command-line usage error: exit code 2, one line.
+expect_usage() {
+  local what=$1 fragment=$2; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local code=$?
+  [ "$code" -eq 2 ] || fail "$what: exit code $code, expected 2"
+  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$what: stderr is not one line: $(cat "$tmp/err")"
+  grep -q "^mad: error: .*$fragment" "$tmp/err" || fail "$what: stderr lacks '$fragment': $(cat "$tmp/err")"
+}
+
 finish() {
   if [ "$failures" -eq 0 ]; then echo "$1: all checks passed"; else echo "$1: $failures failed"; fi
   [ "$failures" -eq 0 ]

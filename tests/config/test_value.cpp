@@ -28,6 +28,16 @@ TEST(Value, TypedGettersAndDefaults) {
   EXPECT_FALSE(v.get<bool>("missing", false));
 }
 
+TEST(Value, EraseRemovesOneKeyAndKeepsTheOthersInOrder) {
+  Value v = load_string("a: 1\nb: 2\nc: 3\n");
+  EXPECT_TRUE(v.erase("b"));
+  EXPECT_FALSE(v.erase("b"));
+  ASSERT_EQ(v.as_map().size(), 2u);
+  EXPECT_EQ(v.as_map()[0].first, "a");
+  EXPECT_EQ(v.as_map()[1].first, "c");
+  EXPECT_FALSE(Value(3).erase("a"));
+}
+
 TEST(Value, WrongTypesAreErrorsWithLocation) {
   const Value v = load_string("n: 0.5\nflag: 1\nname: 12\nlist: [1, x]\n", "cfg.yml");
   EXPECT_EQ(error_of([&] { v.get<int64_t>("n"); }), "cfg.yml:1: n: expected an integer, got 0.5");

@@ -64,7 +64,7 @@ TEST_P(LayerGradient, MatchesFiniteDifferences) {
   EXPECT_TRUE(r.ok) << name << ": max error " << r.max_abs_error << "\n" << r.report;
 }
 
-INSTANTIATE_TEST_SUITE_P(Registry, LayerGradient, ::testing::ValuesIn(builtin_layers().names()),
+INSTANTIATE_TEST_SUITE_P(Registry, LayerGradient, ::testing::ValuesIn(builtin_layers().layer_names()),
                          testing::layer_test_name);
 
 // Parameter counts at D = 128 (mad-protocol.md section 7) and state sizes.
@@ -274,7 +274,7 @@ TEST(Model, FreeInBackwardGivesTheSameGradients) {
   for (size_t i = 0; i < kept.size(); ++i) ASSERT_EQ(std::bit_cast<uint32_t>(kept[i]), std::bit_cast<uint32_t>(freed[i])) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(Registry, LayerFreeInBackward, ::testing::ValuesIn(builtin_layers().names()),
+INSTANTIATE_TEST_SUITE_P(Registry, LayerFreeInBackward, ::testing::ValuesIn(builtin_layers().layer_names()),
                          testing::layer_test_name);
 
 }  // namespace

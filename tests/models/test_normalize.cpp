@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "models/describe.h"
 #include "models/normalize.h"
+#include "tests/support/test_util.h"
 
 namespace mad::models {
 namespace {
@@ -34,7 +35,7 @@ bool is_fixed_state_mixer(const LayerEntry& entry) {
 
 TEST(Normalize, EveryFixedStateMixerReaches4096) {
   int mixers = 0;
-  for (const std::string& name : builtin_layers().names()) {
+  for (const std::string& name : builtin_layers().layer_names()) {
     const LayerEntry& entry = builtin_layers().find(name);
     if (!is_fixed_state_mixer(entry)) continue;
     ++mixers;
@@ -94,6 +95,68 @@ TEST(Normalize, MlstmHybridTo4096WithIdenticalChoices) {
   const ArchSpec mixed = arch_from_names(
       std::vector<std::string>{"mlstm-block", "swiglu", "slstm", "swiglu", "mh-gated-linear-attention", "swiglu"}, 128);
   EXPECT_EQ(describe_spec(normalize(mixed, kShape, {4096}).spec).total_state, 4096);
+}
+
+// The xLSTM presets of configs/architectures/ reach 4096 exactly (xLSTM[7:1] needs the small end of
+// mlstm-preup-block's knobs: before proj_factor 0.5 and 64 heads, its closest total was 5216).
+TEST(Normalize, XlstmPresetsReach4096) {
+  for (const char* file : {"xlstm-7-1.yml", "xlstm-1-0.yml"}) {
+    const ArchSpec spec = arch_from_file(std::string(MAD_SOURCE_DIR) + "/configs/architectures/" + file);
+    const NormalizeResult r = normalize(spec, kShape, {4096});
+    EXPECT_TRUE(r.state_exact) << file << ": " << r.state;
+    EXPECT_EQ(describe_spec(r.spec).total_state, 4096) << file;
+  }
+}
+
+// A wiring is normalised through the knobs of its nodes that keep every width (models/wiring_graph.cpp):
+// the wired pre-up-projection mLSTM block reaches, through its causal-conv node, the state the C++ block
+// reaches the same way (K = 4 -> 2 removes 2 x 256 carried inputs), and the two agree.
+TEST(Normalize, AWiringNormalisesThroughItsNodesKnobs) {
+  const ArchSpec wired = arch_from_file(std::string(MAD_SOURCE_DIR) + "/configs/architectures/mlstm-preup-wired.yml");
+  const int64_t before = describe_spec(wired).total_state, target = before - 2 * 256;
+  const NormalizeResult r = normalize(wired, kShape, {target});
+  EXPECT_TRUE(r.state_exact) << r.state;
+  EXPECT_EQ(describe_spec(r.spec).total_state, target);
+  EXPECT_EQ(r.spec.layers.at(0).config.at("nodes").at("conv1d").get<int64_t>("kernel_size"), 2);
+  const NormalizeResult cpp = normalize(arch_from_names(std::vector<std::string>{"mlstm-preup-block"}, 128), kShape, {target});
+  EXPECT_TRUE(cpp.state_exact);
+  EXPECT_EQ(cpp.spec.layers.at(0).config.get<int64_t>("conv1d_kernel_size"), 2);
+  EXPECT_EQ(cpp.params, r.params);
+}
+
+// A wiring's knobs (models/wiring_knobs.h) are varied like the C++ layer's size knobs: the wired xLSTM-7B
+// mLSTM layer normalises to 4096 exactly, choosing what the C++ layer chooses (4 heads, qk_dim 124) with
+// the same parameter count; the normalised spec reloads to the same architecture.
+TEST(Normalize, AWiringsKnobsNormaliseLikeTheCppLayer) {
+  const ArchSpec wired = arch_from_file(std::string(MAD_SOURCE_DIR) + "/configs/architectures/mlstm-block-wired.yml");
+  const NormalizeResult r = normalize(wired, kShape, {4096});
+  ASSERT_TRUE(r.state_exact) << r.state;
+  const NormalizeResult cpp = normalize(arch_from_names(std::vector<std::string>{"mlstm-block", "swiglu"}, 128), kShape, {4096});
+  ASSERT_TRUE(cpp.state_exact);
+  const config::Value& knobs = r.spec.layers.at(0).config.at("knobs");
+  EXPECT_EQ(knobs.at("heads").get<int64_t>("value"), cpp.spec.layers.at(0).config.get<int64_t>("n_heads"));
+  EXPECT_EQ(knobs.at("qk_dim").get<int64_t>("value"),
+            static_cast<int64_t>(128 * cpp.spec.layers.at(0).config.get<double>("qk_dim_factor")));
+  EXPECT_EQ(r.params, cpp.params);
+  // The knob's value is written where it is used.
+  EXPECT_EQ(r.spec.layers.at(0).config.at("nodes").at("k").get<int64_t>("width"), knobs.at("qk_dim").get<int64_t>("value"));
+  const ArchSpec reloaded = arch_from_config(config::load_string(to_yaml(r.spec)));
+  EXPECT_EQ(arch_hash(reloaded), arch_hash(r.spec));
+}
+
+TEST(Normalize, WiringKnobErrorsAreOneLine) {
+  const std::string head = "layers:\n  - type: wiring\n    input: x\n";
+  const std::string unknown = testing::error_of([&] {
+    arch_from_config(config::load_string(head + "    knobs: {w: 64}\n    nodes:\n      a: {type: linear, in: x, width: $v}\n"
+                                                 "      b: {type: linear, in: a, width: $w}\n    output: b\n"));
+  });
+  EXPECT_NE(unknown.find("node 'a' uses knob 'v', which is not defined; knobs: w"), std::string::npos) << unknown;
+  const std::string unused = testing::error_of([&] {
+    arch_from_config(config::load_string(head + "    knobs: {w: 64}\n    nodes:\n      a: {type: linear, in: x}\n"
+                                                 "    output: a\n"));
+  });
+  EXPECT_NE(unused.find("knob 'w' is never used"), std::string::npos) << unused;
+  EXPECT_EQ(unused.find('\n'), std::string::npos);
 }
 
 TEST(Normalize, ParameterTargetWithinTwoPercent) {

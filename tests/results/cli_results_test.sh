@@ -53,7 +53,15 @@ expect_ok "scores markdown" "$mad" scores --db "$db" --format markdown
 grep -q "^| B | 0\.300 (1)\* | - |" "$tmp/out" || fail "markdown row B: $(cat "$tmp/out")"
 expect_ok "scores csv" "$mad" scores --db "$db" --format csv
 [ "$(wc -l <"$tmp/out")" -eq 15 ] || fail "csv has $(wc -l <"$tmp/out") lines, expected 15"
-grep -q "^A,[0-9a-f]*,mean,0.725,3,66,5,2,1$" "$tmp/out" || fail "csv overall row of A: $(cat "$tmp/out")"
+grep -q "^A,[0-9a-f]*,mean,0.725,3,66,5,2,1,1,0.725,,,$" "$tmp/out" || fail "csv overall row of A: $(cat "$tmp/out")"
+# Seed statistics in JSON (one seed here: no spread, no interval), and --stat max equal to the mean.
+[ "$(sqlite3 :memory: "SELECT count(*) FROM json_each(readfile('$tmp/scores.json')) WHERE json_type(value, '$.n_seeds') = 'integer'
+   AND json_type(value, '$.std') = 'null' AND json_type(value, '$.ci_low') = 'null' AND json_type(value, '$.ci_high') = 'null'
+   AND (json_extract(value, '$.score') IS NULL OR json_extract(value, '$.mean') = json_extract(value, '$.score'))")" -eq 14 ] ||
+  fail "scores json lacks the seed statistics: $(cat "$tmp/scores.json")"
+expect_ok "scores --stat max" "$mad" scores --db "$db" --format json --stat max
+[ "$(json_scores "$tmp/out")" == "$(json_scores "$tmp/scores.json")" ] || fail "--stat max differs from the mean with one seed"
+expect_error "bad stat" "unknown --stat 'median'; use mean or max" "$mad" scores --db "$db" --stat median
 expect_ok "scores by setting" "$mad" scores --db "$db" --by-setting
 grep -q "^A .* CR .* vocab_size=16 .* 0\.700 .* 0\.001 " "$tmp/out" || fail "by-setting row: $(cat "$tmp/out")"
 expect_ok "scores by setting json" "$mad" scores --db "$db" --by-setting --format json
@@ -110,10 +118,34 @@ expect_ok "compare markdown" "$mad" compare --db "$db" A B --format markdown
 grep -qF "| C | task score | 0.800* | 0.900* | +0.100 |" "$tmp/out" || fail "compare markdown: $(cat "$tmp/out")"
 expect_ok "compare csv" "$mad" compare --db "$db" A B --format csv
 [ "$(wc -l <"$tmp/out")" -eq 11 ] || fail "compare csv has $(wc -l <"$tmp/out") lines, expected 1 + 3 settings + 7 tasks"
-grep -q "^overall,mean,,,A,0.725,B,0.6,-0.12[0-9]*,1,1$" "$tmp/out" || fail "compare csv overall row: $(cat "$tmp/out")"
+grep -q "^overall,mean,,,A,0.725,B,0.6,-0.12[0-9]*,1,1,1,-0.12[0-9]*,,,,0$" "$tmp/out" || fail "compare csv overall row: $(cat "$tmp/out")"
 hash_b=$(sqlite3 "$db" "SELECT substr(hash, 1, 7) FROM architectures WHERE name = 'B'")
 expect_ok "compare by hash prefix" "$mad" compare --db "$db" A "$hash_b"
 grep -q "^task  *setting  *A  *B  *delta$" "$tmp/out" || fail "compare by hash prefix: $(head -1 "$tmp/out")"
+
+# ---- several seeds ---------------------------------------------------------------------------------
+# results_test_util.h's seeds example: A's recall score is the mean of 4 seeds with its interval; B - A is
+# clear of 0 (marked !), C - A is not.
+"$make_db" "$tmp/seeds.db" --seeds || fail "make_sample_db --seeds"
+expect_ok "scores with seeds" "$mad" scores --db "$tmp/seeds.db"
+grep -q "^A .*0\.650 \[0\.[0-9]*, 0\.[0-9]*\] (4)\*" "$tmp/out" || fail "scores with seeds, row A: $(cat "$tmp/out")"
+grep -q "95% bootstrap interval" "$tmp/out" || fail "scores with seeds: no legend"
+expect_ok "scores with seeds json" "$mad" scores --db "$tmp/seeds.db" --format json
+[ "$(sqlite3 :memory: "SELECT json_extract(value, '$.n_seeds') || ' ' || (json_extract(value, '$.ci_low') < json_extract(value, '$.mean'))
+   || ' ' || (json_extract(value, '$.ci_high') > json_extract(value, '$.mean')) FROM json_each(readfile('$tmp/out'))
+   WHERE json_extract(value, '$.architecture') = 'B' AND json_extract(value, '$.task') = 'in-context-recall'")" = "5 1 1" ] ||
+  fail "scores json with seeds: $(cat "$tmp/out")"
+expect_ok "scores --stat max" "$mad" scores --db "$tmp/seeds.db" --stat max --format csv
+grep -q "^A,[0-9a-f]*,in-context-recall,0.8,1," "$tmp/out" || fail "--stat max: A's recall is not its best seed, 0.8: $(cat "$tmp/out")"
+expect_ok "compare with seeds" "$mad" compare --db "$tmp/seeds.db" A B
+# B's fifth seed has no partner: the interval is that of the paired mean over seeds 1-4 (+0.5), shown with it.
+grep -q "^CR  *one setting  *0\.650  *0\.920  *+0\.270 (paired +0\.500) \[+0\.300, +0\.700\]!$" "$tmp/out" ||
+  fail "compare A B with seeds: $(cat "$tmp/out")"
+expect_ok "compare with seeds, no difference" "$mad" compare --db "$tmp/seeds.db" A C --format csv
+grep -q "^overall,mean,,,A,0.65,C,0.65,[-0-9.e]*,1,1,4,[-0-9.e]*,[0-9.]*,-0.0999[0-9]*,0.0999[0-9]*,0$" "$tmp/out" ||
+  fail "compare A C csv: $(cat "$tmp/out")"
+expect_ok "report with seeds" "$mad" report --db "$tmp/seeds.db" --out "$tmp/seeds-report"
+grep -q 'class="error"' "$tmp/seeds-report/index.html" || fail "the report has no error bars for several seeds"
 
 # ---- mad report ------------------------------------------------------------------------------------
 expect_ok "report" "$mad" report --db "$db" --out "$tmp/report"
@@ -123,7 +155,10 @@ grep -q "^wrote $page " "$tmp/out" || fail "report output: $(cat "$tmp/out")"
 head -1 "$page" | grep -q "^<!DOCTYPE html>$" && tail -1 "$page" | grep -q "^</html>$" || fail "report is not an HTML page"
 ! grep -q "http://\|https://\|<script" "$page" || fail "report refers to the network or has a script"
 # A bar chart, recall against vocab_size, and state size overall, for recall and for compression.
-[ "$(grep -o "<svg" "$page" | wc -l)" -eq 5 ] || fail "report has $(grep -o "<svg" "$page" | wc -l) charts, expected 5"
+charts=$(grep -o '<svg class="chart"' "$page" | wc -l)
+[ "$charts" -eq 5 ] || fail "report has $charts charts, expected 5"
+# Each chart's data next to the page.
+for csv in scores.csv state.csv; do [ -s "$(dirname "$page")/$csv" ] || fail "report: no $csv"; done
 grep -q "0\.725 <small>(5)</small>\*" "$page" && grep -q "0\.600 <small>(2)</small>\*" "$page" ||
   fail "report lacks the overall scores of A and B"
 expect_ok "report of a sweep" "$mad" report --db "$db" --out "$tmp/report" --sweep sweep-b

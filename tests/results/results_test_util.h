@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -78,6 +79,7 @@ struct SampleRun {
   double test_acc = 0.9;  // the reported (best epoch's) test MAD accuracy
   int64_t epochs = 3;     // epochs recorded
   std::string sweep = "test-sweep";
+  std::optional<int64_t> seed = {};  // set: the training seed and a "seed" task setting (a sweep's seeds:)
 };
 
 inline config::Value architecture_spec(const std::string& name) {
@@ -103,7 +105,8 @@ inline RunRecord make_run(const SampleRun& o) {
   r.sweep = o.sweep;
   r.architecture = ArchitectureInfo{o.architecture, architecture_spec(o.architecture), 200000, 4096, true};
   r.task_settings = task_settings(o.task, o.vocab_size);
-  r.training = TrainingSettings{o.lr, o.weight_decay, 200, 128, 12345};
+  r.training = TrainingSettings{o.lr, o.weight_decay, 200, 128, o.seed.value_or(12345)};
+  if (o.seed) r.task_settings.set("seed", config::Value(*o.seed));
   r.status = o.status;
   r.provenance = Provenance{"0.1.0", "-march=x86-64-v3", 1, "testhost", "2024-05-01T12:00:00Z", "2024-05-01T12:05:00Z"};
   for (int64_t e = 1; e <= o.epochs; ++e) {
@@ -160,6 +163,20 @@ inline int record_example(ResultsDb& db, const std::string& only = "") {
     ++recorded;
   }
   return recorded;
+}
+
+// The seeds example: seeds 1-4 on one recall setting (V16). A: 0.5, 0.6, 0.7, 0.8. B: A + {0.2, 0.4, 0.6,
+// 0.8} (B - A: mean 0.5, 95% bootstrap interval [0.3, 0.7], clear of 0); C: A + {-0.1, 0.1, -0.1, 0.1}
+// (interval [-0.1, 0.1]: not a difference). B also has seed 5 (0.0), which no other architecture pairs.
+inline void record_seed_example(ResultsDb& db) {
+  const double a[] = {0.5, 0.6, 0.7, 0.8}, b[] = {0.2, 0.4, 0.6, 0.8}, c[] = {-0.1, 0.1, -0.1, 0.1};
+  for (int64_t seed = 1; seed <= 4; ++seed) {
+    const size_t i = static_cast<size_t>(seed - 1);
+    db.record_run(make_run({.architecture = "A", .test_acc = a[i], .seed = seed}));
+    db.record_run(make_run({.architecture = "B", .test_acc = a[i] + b[i], .seed = seed}));
+    db.record_run(make_run({.architecture = "C", .test_acc = a[i] + c[i], .seed = seed}));
+  }
+  db.record_run(make_run({.architecture = "B", .test_acc = 0.0, .seed = 5}));
 }
 
 }  // namespace mad::results::testing

@@ -108,5 +108,24 @@ TEST(Compare, ANameSharedByTwoArchitecturesIsAmbiguous) {
   EXPECT_NEAR(std::abs(*c.tasks.back().delta), 0.3, 1e-15);
 }
 
+TEST(Compare, SeveralSeedsGiveAPairedIntervalOfBMinusA) {
+  // results_test_util.h's seeds example.
+  TempDir dir("compare_seeds");
+  ResultsDb db = ResultsDb::open(dir.file("r.db"));
+  testing::record_seed_example(db);
+  const ScoreTable table = mad_scores(db.runs());
+  const Comparison ab = compare_architectures(table, "A", "B");
+  ASSERT_EQ(ab.settings.size(), 1u);
+  EXPECT_EQ(ab.settings[0].paired.stats.n, 4);
+  EXPECT_NEAR(*ab.settings[0].paired.stats.mean, 0.5, 1e-12);
+  EXPECT_NEAR(*ab.settings[0].paired.stats.ci_low, 0.3, 1e-12);
+  EXPECT_NEAR(*ab.settings[0].paired.stats.ci_high, 0.7, 1e-12);
+  EXPECT_TRUE(ab.settings[0].paired.excludes_zero);
+  EXPECT_TRUE(ab.tasks.back().paired.excludes_zero);  // overall
+  const Comparison ac = compare_architectures(table, "A", "C");
+  EXPECT_NEAR(*ac.tasks.back().paired.stats.ci_low, -0.1, 1e-12);
+  EXPECT_FALSE(ac.tasks.back().paired.excludes_zero);
+}
+
 }  // namespace
 }  // namespace mad::results

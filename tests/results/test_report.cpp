@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "results/report.h"
@@ -86,15 +88,16 @@ TEST(Report, HasAChartPerExpectedFigure) {
   const std::string html = report_html(example_runs(dir.file("r.db")), options(dir.file("r.db")));
   // 1 bar chart; accuracy against vocab_size for recall (compression has one setting: no axis); state
   // size overall and per task (2).
-  EXPECT_EQ(count(html, "<svg"), 1u + 1u + 3u);
+  EXPECT_EQ(count(html, "<svg class=\"chart\""), 1u + 1u + 3u);
   EXPECT_NE(html.find("CR: accuracy against vocab_size"), std::string::npos);
-  EXPECT_NE(html.find("One setting: no difficulty axis"), std::string::npos);
+  EXPECT_EQ(html.find("<h3>compression"), std::string::npos);  // no axis: no empty heading
   EXPECT_NE(html.find("mean score against state size"), std::string::npos);
   // The vocabulary axis of the recall chart spans 2x: linear. The state sizes (4096, 65536) span 16x: log.
   EXPECT_EQ(count(html, "vocab_size (log scale)"), 0u);
   EXPECT_EQ(count(html, "state size (floats per sequence) (log scale)"), 3u);
-  // The growing state, and only it, is drawn hollow (a white fill) in the 3 state charts; a note says why.
-  EXPECT_EQ(count(html, "fill=\"#fff\""), 3u);
+  // The growing state, and only it, is drawn hollow (a white fill) in the 3 state charts and their legend;
+  // a note says why.
+  EXPECT_EQ(count(html, "fill=\"#fff\""), 3u + 1u);
   EXPECT_NE(html.find("Hollow markers"), std::string::npos);
 }
 
@@ -151,6 +154,96 @@ TEST(SvgChart, LogScaleOnlyWhenPositiveValuesSpanMoreThan8x) {
   EXPECT_FALSE(svg::wants_log_scale(std::vector<double>{}));
   EXPECT_EQ(svg::short_number(16384), "16.4k");
   EXPECT_EQ(svg::short_number(0.25), "0.25");
+}
+
+TEST(Report, SeveralSeedsDrawErrorBarsAndOneSeedNone) {
+  TempDir dir("report_seeds");
+  ResultsDb db = ResultsDb::open(dir.file("r.db"));
+  for (int64_t seed = 1; seed <= 3; ++seed) {
+    db.record_run(make_run({.architecture = "A", .test_acc = 0.2 * static_cast<double>(seed), .seed = seed}));
+    db.record_run(make_run({.architecture = "A", .vocab_size = 32, .test_acc = 0.5, .seed = seed}));
+  }
+  const std::vector<StoredRun> runs = db.runs();
+  const std::string html = report_html(runs, options(dir.file("r.db")));
+  // Error bars on A's recall and mean bars (it has no compression runs), on its two recall points and
+  // on its two state-size points.
+  size_t bars = 0;
+  for (size_t at = html.find("class=\"error\""); at != std::string::npos; at = html.find("class=\"error\"", at + 1)) ++bars;
+  EXPECT_EQ(bars, 4u + 2u) << html;
+  EXPECT_NE(html.find("mean of 3 seeds, 95% interval ["), std::string::npos);
+  const std::string single = report_html(example_runs(dir.file("one.db")), options(dir.file("one.db")));
+  EXPECT_EQ(single.find("class=\"error\""), std::string::npos);
+}
+
+TEST(Report, CountsAndShowsOnlyTasksWithRuns) {
+  TempDir dir("report_tasks");
+  ReportOptions o = options(dir.file("r.db"));
+  o.scores.expected.push_back({"memorization", 6});  // expected by the grid, but no run
+  const std::string html = report_html(example_runs(dir.file("r.db")), o);
+  EXPECT_NE(html.find("3 architectures on 2 tasks"), std::string::npos);
+  EXPECT_EQ(html.find("<th title=\"memorization\""), std::string::npos);
+  EXPECT_EQ(html.find("memorization against state size"), std::string::npos);
+}
+
+TEST(Report, WritesEachChartsDataAsCsvNextToThePage) {
+  TempDir dir("report_csv");
+  const std::vector<ReportFile> files = report_files(example_runs(dir.file("r.db")), options(dir.file("r.db")));
+  ASSERT_EQ(files.front().name, "index.html");
+  std::map<std::string, std::string> by_name;
+  for (const ReportFile& f : files) by_name[f.name] = f.content;
+  for (const char* name : {"scores.csv", "difficulty-in-context-recall-vocab-size.csv", "state.csv"}) {
+    ASSERT_TRUE(by_name.contains(name)) << name;
+    EXPECT_NE(files.front().content.find(fmt::format("<a href=\"{0}\">{0}</a>", name)), std::string::npos) << name;
+  }
+  EXPECT_EQ(files.size(), 4u);
+  // Numbers exactly as computed (the mean of 0.7 and 0.6 in doubles), not rounded as on the page.
+  EXPECT_NE(by_name["scores.csv"].find("A,in-context-recall,0.6499999999999999,1,,,0\n"), std::string::npos) << by_name["scores.csv"];
+  EXPECT_NE(by_name["scores.csv"].find("A,mean,0.725,"), std::string::npos);
+  EXPECT_NE(by_name["difficulty-in-context-recall-vocab-size.csv"].find("A,32,0.6,"), std::string::npos);
+  // CSV is not HTML: the name as it is.
+  EXPECT_NE(by_name["state.csv"].find("<b>x</b>&,in-context-recall,65536,0,0.556,"), std::string::npos)
+      << by_name["state.csv"];
+  const std::string out = dir.file("report");
+  write_report(example_runs(dir.file("r2.db")), options(dir.file("r2.db")), out);
+  EXPECT_TRUE(std::filesystem::exists(out + "/scores.csv"));
+  EXPECT_FALSE(std::filesystem::exists(out + "/scores.csv.tmp"));
+}
+
+TEST(Report, ListsDivergedAndFailedRunsWithTheReason) {
+  TempDir dir("report_diverged");
+  const std::string html = report_html(example_runs(dir.file("r.db")), options(dir.file("r.db")));
+  EXPECT_NE(html.find("Runs that diverged or failed"), std::string::npos);
+  EXPECT_NE(html.find("loss became NaN at epoch 3"), std::string::npos);
+  EXPECT_NE(html.find("worker killed"), std::string::npos);
+  TempDir clean("report_clean");
+  ResultsDb db = ResultsDb::open(clean.file("r.db"));
+  db.record_run(make_run({}));
+  EXPECT_EQ(report_html(db.runs(), options(clean.file("r.db"))).find("Runs that diverged"), std::string::npos);
+}
+
+TEST(Report, EmbedsTheArchitecturesDrawings) {
+  TempDir dir("report_drawings");
+  const std::vector<StoredRun> runs = example_runs(dir.file("r.db"));
+  ReportOptions o = options(dir.file("r.db"));
+  EXPECT_EQ(report_html(runs, o).find("<h2 id=\"architectures\">"), std::string::npos);  // none given: no section
+  for (const StoredRun& r : runs) o.drawings[r.architecture_hash] = "<svg><text>drawing of " + r.run.architecture.name + "</text></svg>";
+  const std::string html = report_html(runs, o);
+  EXPECT_NE(html.find("<h2 id=\"architectures\">"), std::string::npos);
+  EXPECT_NE(html.find("drawing of A"), std::string::npos);
+  EXPECT_NE(html.find("drawing of B"), std::string::npos);
+}
+
+TEST(SvgChart, EverySeriesDiffersInColourMarkerAndDash) {
+  std::set<std::string> colors, shapes, dashes;
+  for (size_t i = 0; i < 5; ++i) {
+    colors.insert(svg::color(i));
+    dashes.insert(svg::dash(i));
+    shapes.insert(svg::marker_shape(i, 10, 10, 4, false, ""));  // the same place and size: differ in shape only
+  }
+  EXPECT_EQ(colors.size(), 5u);
+  EXPECT_EQ(dashes.size(), 5u);
+  EXPECT_EQ(shapes.size(), 5u);
+  EXPECT_EQ(svg::color(0), "#0072b2");  // Okabe-Ito blue first
 }
 
 }  // namespace

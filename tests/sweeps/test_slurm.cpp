@@ -74,6 +74,57 @@ TEST(Slurm, DryRunWritesOnlyTheMissingKeys) {
   EXPECT_TRUE(std::filesystem::exists(s.directory / "merge.sbatch"));
 }
 
+SweepSpec halving_spec() {
+  return sweep_from_config(config::load_string("name: s\narchitectures: {a: {dim: 16, layers: [swiglu]}}\n"
+                                               "protocol: baselines\ntasks: [memorization, CR]\nlr: [1.0e-3]\n"
+                                               "weight_decay: [0.0, 0.1]\nepochs: 2\n"
+                                               "task_overrides: {num_train_examples: 64, num_test_examples: 64}\n"
+                                               "search: {method: halving, rungs: [1]}\n",
+                                               "spec.yml"),
+                           ".");
+}
+
+TEST(Slurm, UnderHalvingTasksStartFromTheDatabaseAndShareCheckpoints) {
+  SlurmOptions options;
+  options.spec_file = "/shared/spec.yml";
+  options.mad = "/shared/bin/mad";
+  options.db = "/shared/results.db";
+  const std::string script = slurm_array_script(halving_spec(), options, "/shared/job", 2);
+  EXPECT_NE(script.find("cp '/shared/job/base.db' \"$local_db\""), std::string::npos) << script;
+  EXPECT_NE(script.find("--checkpoints '/shared/results.db.checkpoints'"), std::string::npos) << script;
+  const std::string grid = slurm_array_script(small_spec(), options, "/shared/job", 2);
+  EXPECT_EQ(grid.find("base.db"), std::string::npos) << grid;
+  EXPECT_EQ(grid.find("--checkpoints"), std::string::npos) << grid;
+}
+
+TEST(Slurm, UnderHalvingASubmissionListsWholeUnfinishedSettings) {
+  testing::TempDir dir("slurm_halving");
+  const SweepSpec spec = halving_spec();
+  const std::vector<PlannedRun> plan = plan_sweep(spec);
+  ASSERT_EQ(plan.size(), 4u);  // 2 brackets of 2 runs
+  const std::string db = dir.file("r.db");
+  // The memorization bracket: one run paused at the rung, the other completed (a grid submission would
+  // list the paused one alone); the recall bracket ended.
+  results::ResultsDb store = results::ResultsDb::open(db);
+  store.record_run(train_segment(spec, plan[0], 1, Segment{1, dir.path() / "a.ckpt", 0, ""}));
+  for (size_t i : {1, 2, 3}) store.record_run(train_planned_run(spec, plan[i], 1));
+
+  SlurmOptions options;
+  options.db = db;
+  options.spec_file = dir.file("spec.yml");
+  options.mad = "/bin/mad";
+  options.submit = false;
+  const SlurmSubmission s = submit_to_slurm(spec, plan, options);
+  EXPECT_EQ(s.runs, 2);  // both runs of the memorization bracket, the completed one included
+  const std::vector<PlannedRun> listed = only_keys(plan, s.directory / "keys.txt");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].bracket, listed[1].bracket);
+  EXPECT_EQ(listed[0].key, plan[0].key);
+  // The tasks' starting database holds what the rung's decision needs.
+  ASSERT_TRUE(std::filesystem::exists(s.directory / "base.db"));
+  EXPECT_EQ(results::ResultsDb::open((s.directory / "base.db").string()).run_state(plan[0].key, true)->epochs.size(), 1u);
+}
+
 TEST(Slurm, KeysOfAnotherSweepAreAnError) {
   testing::TempDir dir("slurm_keys");
   {

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <set>
 
 #include "config/yaml.h"
 #include "tests/support/test_util.h"
@@ -24,14 +23,13 @@ TEST(SweepSpec, FullProtocolForOneArchitectureIs396Runs) {
   EXPECT_EQ(plan_sweep(spec).size(), 396u);
 }
 
-TEST(SweepSpec, QuickDemoIsTwoArchitecturesOnTheSixBaselines) {
+TEST(SweepSpec, QuickDemoIsAttentionAgainstASlidingWindowOverThreeSeeds) {
   const SweepSpec spec = load_sweep(kSweeps / "quick.yml");
   ASSERT_EQ(spec.architectures.size(), 2u);
-  ASSERT_EQ(spec.settings.size(), 6u);
-  std::set<tasks::TaskId> tasks_seen;
-  for (const tasks::TaskSettings& s : spec.settings) tasks_seen.insert(s.task);
-  EXPECT_EQ(tasks_seen.size(), 6u);
-  EXPECT_EQ(plan_sweep(spec).size(), 12u);
+  EXPECT_EQ(spec.seeds, (std::vector<int64_t>{1, 2, 3}));
+  ASSERT_EQ(spec.settings.size(), 3u);  // one setting per seed
+  for (const tasks::TaskSettings& s : spec.settings) EXPECT_EQ(s.task, tasks::TaskId::InContextRecall);
+  EXPECT_EQ(plan_sweep(spec).size(), 6u);
 }
 
 TEST(SweepSpec, DefaultsAreTheProtocols) {
@@ -43,6 +41,18 @@ TEST(SweepSpec, DefaultsAreTheProtocols) {
   EXPECT_EQ(spec.batch_size, 128);
   EXPECT_EQ(spec.settings.size(), 66u);
   EXPECT_EQ(spec.architectures[0].spec.dim, 128);
+  EXPECT_EQ(spec.precision, "f32");
+}
+
+TEST(SweepSpec, PrecisionReachesEveryRunAndItsKey) {
+  const std::string base = "name: s\narchitectures: {t: [swiglu]}\ntasks: [memorization]\nprotocol: baselines\n";
+  const std::vector<PlannedRun> f32 = plan_sweep(parse(base)), bf16 = plan_sweep(parse(base + "precision: bf16\n"));
+  ASSERT_EQ(f32.size(), bf16.size());
+  for (size_t i = 0; i < f32.size(); ++i) {
+    EXPECT_EQ(f32[i].training.precision, "f32");
+    EXPECT_EQ(bf16[i].training.precision, "bf16");
+    EXPECT_NE(f32[i].key, bf16[i].key);
+  }
 }
 
 TEST(SweepSpec, BaselinesTasksShorthandsSeedsAndOverrides) {
@@ -105,6 +115,7 @@ TEST(SweepSpec, MalformedSpecsAreErrorsNamingTheProblem) {
       {"name: s\n" + arch + "protocol: mad\nsettings: [{task: compression}]\n", "not both"},
       {"name: s\n" + arch + "task_overrides: {seed: 3}\n", "use 'seeds'"},
       {"name: s\n" + arch + "epochs: 0\n", "epochs must be positive"},
+      {"name: s\n" + arch + "precision: fp16\n", "precision must be f32 or bf16"},
       {arch, "name"},  // no name
   };
   for (const auto& [yaml, fragment] : cases) {

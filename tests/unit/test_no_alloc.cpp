@@ -167,7 +167,7 @@ TEST_P(NoAllocationLayer, SteadyStateStep) {
 #endif
 }
 
-INSTANTIATE_TEST_SUITE_P(Registry, NoAllocationLayer, ::testing::ValuesIn(models::builtin_layers().names()),
+INSTANTIATE_TEST_SUITE_P(Registry, NoAllocationLayer, ::testing::ValuesIn(models::builtin_layers().layer_names()),
                          testing::layer_test_name);
 
 // The counter itself works: a deliberate allocation inside the window is seen.
