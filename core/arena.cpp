@@ -65,8 +65,16 @@ void* Arena::allocate(size_t bytes) {
   if (p == nullptr) {
     Block* block = &blocks_.back();
     if (block->used + size > block->size) {
-      // Growth happens only while the arena learns the size of a step.
-      const size_t grown = std::max(size, block->size * 2);
+      // Growth happens only while the arena learns the size of a step. Doubling keeps growths few; near
+      // the memory budget a block takes only what this allocation needs, and blocks held plus the new one
+      // beyond the budget stop the step with one line before the memory is taken: one step's activations
+      // are bounded like the parameters and the dataset, which are checked before they exist.
+      const size_t held = capacity(), budget = static_cast<size_t>(memory_budget());
+      size_t grown = std::max(size, block->size * 2);
+      if (held + grown > budget) grown = size;
+      if (held + grown > budget)
+        check_memory(static_cast<int64_t>(held + grown), "one training step's activations",
+                     "reduce batch_size or seq_len (or the model's dim or layers), or raise --max-memory");
       blocks_.push_back({aligned_alloc_bytes(grown), grown, 0});
       block = &blocks_.back();
     }
@@ -111,7 +119,9 @@ void Arena::release(void* p, size_t bytes) {
 void Arena::reset() {
   if (blocks_.size() > 1) {
     // Consolidate: one block that holds the largest step seen so far, with a little headroom.
-    const size_t size = high_water_ + high_water_ / 8 + kAlign;
+    // (never past the budget that the step itself kept within).
+    const size_t size = std::max(high_water_, std::min(high_water_ + high_water_ / 8 + kAlign,
+                                                       static_cast<size_t>(memory_budget())));
     for (const Block& b : blocks_) MAD_UNPOISON(b.memory.get(), b.size);
     blocks_.clear();
     blocks_.push_back({aligned_alloc_bytes(size), size, 0});

@@ -3,6 +3,7 @@
 // unchanged gradients with freeing on in tests/models/test_layers.cpp (LayerFreeInBackward).
 #include <gtest/gtest.h>
 
+#include "core/budget.h"
 #include "core/ops.h"
 
 namespace mad {
@@ -36,6 +37,32 @@ TEST(Arena, FillReleasedOverwritesWithNaN) {
 #if !defined(__SANITIZE_ADDRESS__)  // under ASan the range is poisoned: reading it is the error we want
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(std::isnan(p[i]));
 #endif
+}
+
+// The arena's blocks together stay within the memory budget: growth near it takes only what is needed,
+// and a step that needs more stops with the budget's one-line error before allocating.
+TEST(Arena, GrowthStaysWithinTheMemoryBudget) {
+  struct RestoreBudget {
+    ~RestoreBudget() { set_memory_budget(0); }
+  } restore;
+  set_memory_budget(int64_t{5} << 19);  // 2.5 MiB
+  Arena arena(1 << 20);
+  arena.allocate(1 << 20);
+  arena.allocate(1 << 20);  // doubling would hold 3 MiB in all; a block of 1 MiB keeps within
+  EXPECT_EQ(arena.capacity(), size_t{2} << 20);
+  try {
+    arena.allocate(1 << 20);
+    FAIL() << "an allocation past the budget succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("one training step's activations needs 3.0 MiB"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("--max-memory"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(arena.capacity(), size_t{2} << 20);  // nothing was taken
+  // Consolidation into one block adds 1/8 of headroom to the step's 2 MiB only as far as the budget allows.
+  set_memory_budget((int64_t{2} << 20) + 1000 * 64);
+  arena.reset();
+  EXPECT_EQ(arena.capacity(), (size_t{2} << 20) + 1000 * 64);
 }
 
 // add_into writes x + y into y's memory only when nothing can read y afterwards: y is the fresh result of
