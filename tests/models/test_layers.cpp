@@ -37,9 +37,10 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("backbone_units")) o.set("backbone_units", config::Value(6));
   if (d.contains("inner_multiple_of")) o.set("inner_multiple_of", config::Value(8));  // mlstm-preup-block: inner 32
   const std::string& own = builtin_layers().find(name).small_test_overrides;
-  if (!own.empty())
-    for (const auto& [key, value] : config::load_string(own, "small_test_overrides of '" + name + "'").as_map())
-      o.set(key, value);
+  if (!own.empty()) {
+    const config::Value extra = config::load_string(own, "small_test_overrides of '" + name + "'");
+    for (const auto& [key, value] : extra.as_map()) o.set(key, value);
+  }
   return o;
 }
 
