@@ -303,14 +303,23 @@ void count_brick_uses(const std::string& type, const config::Value& c, std::map<
     if (child.is_map()) count_brick_uses(node_type(child), node_config(child), uses);
 }
 
-void register_graph_layers(LayerRegistry& r) {
-  r.add({"parallel", "graph", false,
-         "group: branches on the same input, combined by add, concat (+ projection to dim) or a learned gate",
-         &build<Parallel>, &group_state, &group_flops});
-  r.add({"sequential", "graph", false, "group: its layers applied one after the other (no norm or residual between)",
-         &build<Sequential>, &group_state, &group_flops});
-  r.add({"brick", "graph", false, "a use of a named brick from the spec's 'bricks:' map (weights shared over uses)",
-         &build<BrickUse>, &brick_state, &brick_flops});
+MAD_REGISTER_LAYERS(r) {
+  // The registry-wide tests use small MLPs as the parts (tests/models/test_graph.cpp checks richer graphs).
+  LayerEntry parallel{"parallel", "graph", false,
+                      "group: branches on the same input, combined by add, concat (+ projection to dim) or a learned gate",
+                      &build<Parallel>, &group_state, &group_flops};
+  parallel.small_test_overrides = "{branches: [{type: mlp, dim_inner: 4}, {type: mlp, dim_inner: 3}]}";
+  r.add(std::move(parallel));
+  LayerEntry sequential{"sequential", "graph", false,
+                        "group: its layers applied one after the other (no norm or residual between)",
+                        &build<Sequential>, &group_state, &group_flops};
+  sequential.small_test_overrides = "{layers: [{type: mlp, dim_inner: 4}, {type: mlp, dim_inner: 3}]}";
+  r.add(std::move(sequential));
+  LayerEntry brick{"brick", "graph", false,
+                   "a use of a named brick from the spec's 'bricks:' map (weights shared over uses)", &build<BrickUse>,
+                   &brick_state, &brick_flops};
+  brick.small_test_overrides = "{body: {type: mlp, dim_inner: 4}}";
+  r.add(std::move(brick));
 }
 
 }  // namespace mad::models

@@ -375,7 +375,7 @@ bool brings_own_residual(const config::Value& node) {
   return type == "wiring" && !node.get<bool>("wrap");
 }
 
-void register_wiring_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"wiring", "graph", false,
          "a layer wired from named tensors: nodes of blocks (linear, split, causal-conv, mlstm-core, ...) or layers",
          &build, &state, &mixing_flops, &size_options});

@@ -111,22 +111,11 @@ const BlockSpec kSlstmCore{1, 1, &slstm_core_widths};
 
 }  // namespace
 
-void register_cell_blocks(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   add_block(r, "mlstm-core", "mLSTM cell: q, k, v, igate, fgate pre-activations in (heads = gate width)",
             &build_block<MlstmCoreBlock>, &kMlstmCore, &mlstm_core_state, &mlstm_core_flops);
   add_block(r, "slstm-core", "sLSTM cell: i, f, z, o pre-activations in, block-diagonal recurrence",
             &build_block<SlstmCoreBlock>, &kSlstmCore, &slstm_core_state, &slstm_core_flops);
-}
-
-void register_linear_blocks(LayerRegistry& r);
-void register_tensor_blocks(LayerRegistry& r);
-void register_norm_conv_blocks(LayerRegistry& r);
-
-void register_block_layers(LayerRegistry& r) {
-  register_linear_blocks(r);     // linear, scale
-  register_tensor_blocks(r);     // split, concat, add, mul, activation, swiglu-gate
-  register_norm_conv_blocks(r);  // norm, causal-conv
-  register_cell_blocks(r);       // mlstm-core, slstm-core
 }
 
 }  // namespace mad::models

@@ -106,7 +106,7 @@ const BlockSpec kScale{1, 1, &scale_widths};
 
 }  // namespace
 
-void register_linear_blocks(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   add_block(r, "linear", "projection to any width: dense (optional bias, NCPS wiring mask) or block-diagonal",
             &build_block<LinearBlock>, &kLinear);
   add_block(r, "scale", "learnable per-channel scale s * x (xLSTM's learnable skip)", &build_block<ScaleBlock>, &kScale);

@@ -74,7 +74,7 @@ const BlockSpec kConv{1, 1, &conv_widths};
 
 }  // namespace
 
-void register_norm_conv_blocks(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   add_block(r, "norm", "RMSNorm or LayerNorm over the width or per group (per head)", &build_block<NormBlock>, &kNorm);
   add_block(r, "causal-conv", "depthwise causal convolution of width K, optional bias", &build_block<CausalConvBlock>,
             &kConv, &conv_state, &conv_flops);

@@ -134,7 +134,7 @@ const BlockSpec kSwigluGate{2, 2, &swiglu_widths};
 
 }  // namespace
 
-void register_tensor_blocks(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   add_block(r, "split", "split the channels into consecutive parts (outputs name.0, name.1, ... or out: [...])",
             &build_block<SplitBlock>, &kSplit);
   add_block(r, "concat", "concatenate the inputs' channels", &build_block<ConcatBlock>, &kConcat);

@@ -133,7 +133,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_attention_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"attention", "attention", true, "causal softmax attention, 1 head, rotary",
          &build, &state, &mixing_flops, &size_options, nullptr, kAttentionProjections});
   r.add({"mh-attention", "attention", true, "causal softmax attention, 16 heads of 8, rotary",

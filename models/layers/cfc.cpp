@@ -268,7 +268,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_cfc_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"cfc", "liquid", true, "closed-form continuous-time (CfC) recurrence, 128 units, backbone 128", &build,
          &state, &mixing_flops, &size_options});
 }

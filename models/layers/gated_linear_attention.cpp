@@ -130,7 +130,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_gated_linear_attention_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"gated-linear-attention", "gated-linear-attention", true,
          "gated linear attention (per-key-channel decay), 1 head, RMSNorm * swish gate", &build, &state,
          &mixing_flops, &size_options});

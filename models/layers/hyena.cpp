@@ -353,13 +353,15 @@ std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const 
 
 }  // namespace
 
-void register_hyena_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"hyena", "hyena", true, "Hyena, order 2, 512 channels, implicit long filters (FFT convolution)",
          &build<Hyena>, &hyena_state, &hyena_mixing_flops, &hyena_options});
   r.add({"mh-hyena", "hyena", true, "multi-head Hyena as the reference realises it: 8 heads of 16 channels",
          &build<Hyena>, &hyena_state, &hyena_mixing_flops, &hyena_options});
-  r.add({"hyena-experts", "hyena", true, "Hyena with 8 experts of 16 channels, top-2 router (zeroed logits)",
-         &build<HyenaExperts>, &experts_state, &experts_mixing_flops, &experts_options});
+  LayerEntry experts{"hyena-experts", "hyena", true, "Hyena with 8 experts of 16 channels, top-2 router (zeroed logits)",
+                     &build<HyenaExperts>, &experts_state, &experts_mixing_flops, &experts_options};
+  experts.small_test_overrides = "{dim_inner: 2}";  // 8 experts of 2 (16 in all) for the finite differences
+  r.add(std::move(experts));
 }
 
 }  // namespace mad::models

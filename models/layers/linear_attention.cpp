@@ -149,7 +149,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_linear_attention_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"linear-attention", "linear-attention", true,
          "causal linear attention, 1 head, Hadamard feature map (W1 x + b1) * (W2 x + b2)", &build, &state,
          &mixing_flops, &size_options});

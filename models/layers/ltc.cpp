@@ -131,7 +131,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_ltc_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"ltc", "liquid", true, "liquid time-constant (LTC) neurons, 32 units, 6 ODE sub-steps", &build, &state,
          &mixing_flops, &size_options});
 }

@@ -138,7 +138,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_mamba_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"mamba", "mamba", true, "Mamba-1: selective scan (S6), d_state 4, expand 2, causal conv 4, SiLU gate",
          &build, &state, &mixing_flops, &size_options});
 }

@@ -82,7 +82,7 @@ std::vector<config::Value> swiglu_options(const config::Value& c, const BuildCon
 
 }  // namespace
 
-void register_mlp_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"mlp", "mlp", false, "two-layer perceptron with tanh-GELU: W2 gelu(W1 x)", &build<Mlp>, &no_state, nullptr,
          &mlp_options});
   r.add({"swiglu", "mlp", false, "SwiGLU: W3 (silu(W1 x) * W2 x)", &build<SwiGlu>, &no_state,

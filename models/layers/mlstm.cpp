@@ -19,7 +19,7 @@
 #include "core/ops_xlstm.h"
 #include "models/blocks/pieces.h"
 #include "models/layers/config_checks.h"
-#include "models/layers/xlstm.h"
+#include "models/registry.h"
 #include "models/size_options.h"
 
 namespace mad::models {
@@ -167,7 +167,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_mlstm_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"mlstm", "xlstm", true, "mLSTM cell between q/k/v/gate projections, 8 heads of 16x16, chunkwise", &build,
          &state, &mixing_flops, &size_options, nullptr, kMlstmProjections});
   r.add({"mlstm-block", "xlstm", true,
@@ -175,9 +175,5 @@ void register_mlstm_layers(LayerRegistry& r) {
          &state, &mixing_flops, &size_options, nullptr, kMlstmProjections});
 }
 
-void register_xlstm_layers(LayerRegistry& r) {
-  register_mlstm_layers(r);
-  register_slstm_layers(r);
-}
 
 }  // namespace mad::models

@@ -201,7 +201,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_mlstm_preup_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"mlstm-preup-block", "xlstm", true,
          "original xLSTM mLSTM block: up-projection split, causal conv, mLSTM core, skip, SiLU(z) gate, down-projection",
          &build, &state, &mixing_flops, &size_options});

@@ -79,9 +79,11 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_moe_layers(LayerRegistry& r) {
-  r.add({"moe-mlp", "mlp", false, "mixture-of-experts MLP: 8 experts of 16, top-2 router (zeroed logits)", &build,
-         &no_state, nullptr, &size_options});
+MAD_REGISTER_LAYERS(r) {
+  LayerEntry moe{"moe-mlp", "mlp", false, "mixture-of-experts MLP: 8 experts of 16, top-2 router (zeroed logits)",
+                 &build, &no_state, nullptr, &size_options};
+  moe.small_test_overrides = "{dim_inner: 2}";  // 8 experts of 2 (16 in all) for the finite differences
+  r.add(std::move(moe));
 }
 
 }  // namespace mad::models

@@ -333,7 +333,7 @@ std::vector<config::Value> channel_mixer_sizes(const config::Value& c, const Bui
 
 }  // namespace
 
-void register_rwkv_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"rwkv5-time-mixer", "rwkv", true,
          "RWKV-5 time mixer: token shift, WKV with per-head decay w and bonus u, 8 heads of 16, GroupNorm * silu gate",
          &build_time_mixer<5>, &time_mixer_state, &time_mixer_flops, &time_mixer_sizes});

@@ -84,7 +84,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_short_conv_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"conv", "lfm2", true, "LFM2 short convolution: B- and C-gated depthwise causal conv, kernel 3", &build,
          &state, &mixing_flops, &size_options});
 }

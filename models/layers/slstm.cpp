@@ -15,7 +15,7 @@
 #include <cmath>
 
 #include "core/ops_xlstm.h"
-#include "models/layers/xlstm.h"
+#include "models/registry.h"
 #include "models/size_options.h"
 
 namespace mad::models {
@@ -113,7 +113,7 @@ std::vector<config::Value> size_options(const config::Value& c, const BuildConte
 
 }  // namespace
 
-void register_slstm_layers(LayerRegistry& r) {
+MAD_REGISTER_LAYERS(r) {
   r.add({"slstm", "xlstm", true, "sLSTM layer: causal conv, block-diagonal gates and recurrence, 4 heads", &build,
          &state, &mixing_flops, &size_options});
 }

@@ -15,15 +15,15 @@
 namespace mad::models {
 namespace {
 
-// A small version of each layer for the finite-difference check (width 16, 4 heads, window 2).
+// A small version of each layer for the finite-difference check (width 16, 4 heads, window 2): sizes derived
+// from the default keys, then the entry's own small_test_overrides (models/registry.h) on top.
 config::Value small_overrides(const std::string& name) {
   config::Value o = config::Value::map();
   const config::Value& d = builtin_layers().defaults(name);
   if (d.contains("n_heads")) o.set("n_heads", config::Value(d.get<int64_t>("n_heads") > 1 ? 4 : 1));
   if (d.contains("rotary_emb_dim")) o.set("rotary_emb_dim", config::Value(d.get<int64_t>("n_heads") > 1 ? 4 : 16));
   if (d.contains("window_size") && d.get<int64_t>("window_size") >= 0) o.set("window_size", config::Value(2));
-  if (d.contains("dim_inner"))  // 2 x 8 experts = 16
-    o.set("dim_inner", config::Value(name == "hyena-experts" || name == "moe-mlp" ? 2 : 24));
+  if (d.contains("dim_inner")) o.set("dim_inner", config::Value(24));
   if (d.contains("num_heads")) o.set("num_heads", config::Value(d.get<int64_t>("num_heads") > 1 ? 4 : 1));
   if (d.contains("gate_low_rank_dim")) o.set("gate_low_rank_dim", config::Value(4));
   // The mLSTM backward holds the stabiliser constant, which is exact for cell_eps = 0 (layers.md A.4).
@@ -35,12 +35,12 @@ config::Value small_overrides(const std::string& name) {
   if (d.contains("time_decay_extra_dim")) o.set("time_decay_extra_dim", config::Value(3));
   if (d.contains("units")) o.set("units", config::Value(5));  // cfc, ltc
   if (d.contains("backbone_units")) o.set("backbone_units", config::Value(6));
-  // Groups and brick uses (models/graph.h): small MLPs as their parts (tests/models/test_graph.cpp checks
-  // richer graphs).
-  if (name == "parallel") o.set("branches", config::load_string("[{type: mlp, dim_inner: 4}, {type: mlp, dim_inner: 3}]"));
-  if (name == "sequential") o.set("layers", config::load_string("[{type: mlp, dim_inner: 4}, {type: mlp, dim_inner: 3}]"));
-  if (name == "brick") o.set("body", config::load_string("{type: mlp, dim_inner: 4}"));
   if (d.contains("inner_multiple_of")) o.set("inner_multiple_of", config::Value(8));  // mlstm-preup-block: inner 32
+  const std::string& own = builtin_layers().find(name).small_test_overrides;
+  if (!own.empty()) {
+    const config::Value extra = config::load_string(own, "small_test_overrides of '" + name + "'");
+    for (const auto& [key, value] : extra.as_map()) o.set(key, value);
+  }
   return o;
 }
 
