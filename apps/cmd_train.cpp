@@ -49,6 +49,7 @@ struct TrainOptions {
   bool json = false;
   bool quiet = false;
   std::string precision = "f32";
+  std::string weight_decay_groups = "all";
 };
 
 config::Value train_config_json(const TrainConfig& c) {
@@ -58,6 +59,7 @@ config::Value train_config_json(const TrainConfig& c) {
   v.set("lr", c.lr);
   v.set("min_lr", c.min_lr);
   v.set("weight_decay", c.weight_decay);
+  v.set("weight_decay_groups", config::Value(std::string(weight_decay_groups_name(c.weight_decay_groups))));
   v.set("seed", config::Value(static_cast<int64_t>(c.seed)));
   v.set("precision", config::Value(std::string(kernels::precision_name(c.precision))));
   return v;
@@ -122,6 +124,7 @@ config::Value result_json(const TrainResult& r, const models::ArchSpec& spec, mo
 
 void run_train(TrainOptions& o) {
   o.train.precision = kernels::precision_from_name(o.precision);  // bad values: one line, before any work
+  o.train.weight_decay_groups = weight_decay_groups_from_name(o.weight_decay_groups);
   set_num_threads(o.threads);
   // The data: generated from the settings, or read from a directory (ours or the reference's).
   tasks::TaskSettings settings;
@@ -211,7 +214,8 @@ std::string train_key(const models::ArchSpec& spec, const tasks::TaskSettings& s
                       const std::string& precision) {
   return results::run_key(models::to_config(spec), tasks::to_config(settings),
                           results::TrainingSettings{config.lr, config.weight_decay, config.epochs, config.batch_size,
-                                                    static_cast<int64_t>(config.seed), precision});
+                                                    static_cast<int64_t>(config.seed), precision,
+                                                    std::string(weight_decay_groups_name(config.weight_decay_groups))});
 }
 
 config::Value train_json(const models::ArchSpec& spec, const tasks::TaskSettings& settings, TrainConfig config,
@@ -248,6 +252,10 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--lr", o->train.lr, "AdamW learning rate (cosine schedule per epoch)")->check(real_positive())->capture_default_str();
   cmd->add_option("--min-lr", o->train.min_lr, "final learning rate of the cosine schedule")->check(real_positive(true))->capture_default_str();
   cmd->add_option("--weight-decay", o->train.weight_decay, "AdamW decoupled weight decay")->check(real_positive(true))->capture_default_str();
+  cmd->add_option("--weight-decay-groups", o->weight_decay_groups,
+                  "all (every parameter decays, as mad-lab's main branch) or no_norm_bias (norm weights, biases, "
+                  "rank-1 parameters and mamba's A_log and D do not)")
+      ->capture_default_str();
   cmd->add_option("--threads", o->threads, "threads for this run")->check(int_in(1, kMaxWorkers))->capture_default_str();
   cmd->add_option("--precision", o->precision,
                   "f32, or bf16: matrix-product inputs rounded to bf16 with float32 accumulation, float32 weights, "

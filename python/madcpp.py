@@ -82,14 +82,15 @@ def sweep_plan(spec):
     return pd.DataFrame(_flatten_setting(json.loads(_madcpp.sweep_plan(text, source, base))))
 
 
-_TRAINING = ("epochs", "batch_size", "lr", "min_lr", "weight_decay")
+_TRAINING = ("epochs", "batch_size", "lr", "min_lr", "weight_decay", "weight_decay_groups")
 
 
 def train(task, layers=None, arch=None, dim=128, threads=1, precision="f32", callback=None, **settings):
     """Trains one architecture on one task setting, as `mad train` does, and returns its `--json` dict.
 
     layers: a list of layer names (with dim), or arch: a spec (dict, YAML path or text). Keyword settings
-    are the training's (epochs, batch_size, lr, min_lr, weight_decay) and the task's (vocab_size,
+    are the training's (epochs, batch_size, lr, min_lr, weight_decay, weight_decay_groups: "all" or
+    "no_norm_bias") and the task's (vocab_size,
     seq_len, num_train_examples, ...: the task's protocol baseline otherwise). callback(epoch) is called
     with each finished epoch's dict (the keys of `mad train --log-jsonl`). The GIL is released while
     training."""

@@ -72,7 +72,7 @@ class CallbackObserver : public TrainObserver {
 };
 
 // task_yaml: a settings map with "task" (the protocol baseline of that task, overridden by the other
-// keys); training_yaml: {epochs, batch_size, lr, min_lr, weight_decay}, each optional.
+// keys); training_yaml: {epochs, batch_size, lr, min_lr, weight_decay, weight_decay_groups}, each optional.
 std::string train(const std::string& arch_yaml, const std::string& task_yaml, const std::string& training_yaml,
                   int threads, const std::string& precision, std::optional<py::function> callback) {
   const models::ArchSpec spec = arch_from_yaml(arch_yaml, "arch");
@@ -83,13 +83,14 @@ std::string train(const std::string& arch_yaml, const std::string& task_yaml, co
       tasks::settings_from_config(task_map, tasks::protocol_grid(tasks::task_from_name(task->as_string())).baseline);
   tasks::validate(settings);
   const config::Value t = config::load_string(training_yaml, "training");
-  t.check_keys({"epochs", "batch_size", "lr", "min_lr", "weight_decay"}, "training settings");
+  t.check_keys({"epochs", "batch_size", "lr", "min_lr", "weight_decay", "weight_decay_groups"}, "training settings");
   TrainConfig c;
   c.epochs = t.get<int64_t>("epochs", c.epochs);
   c.batch_size = t.get<int64_t>("batch_size", c.batch_size);
   c.lr = t.get<double>("lr", c.lr);
   c.min_lr = t.get<double>("min_lr", c.min_lr);
   c.weight_decay = t.get<double>("weight_decay", c.weight_decay);
+  c.weight_decay_groups = weight_decay_groups_from_name(t.get<std::string>("weight_decay_groups", "all"));
   c.seed = static_cast<uint64_t>(settings.seed);
   std::optional<CallbackObserver> observer;
   if (callback) observer.emplace(cli::train_key(spec, settings, c, precision), *callback);

@@ -73,6 +73,9 @@ struct TrainingSettings {
   // f32 | bf16 (kernels/precision.h). Part of the key only when not f32, so every f32 run keeps the key
   // it had before precision existed.
   std::string precision = "f32";
+  // all | no_norm_bias (training/adamw.h). Part of the key only when not all, so every run keeps the key it
+  // had before weight-decay groups existed.
+  std::string weight_decay_groups = "all";
 };
 
 // Where and how a run was made (style.md habit 10).

@@ -12,6 +12,7 @@ config::Value to_config(const TrainingSettings& training) {
   v.set("seed", config::Value(training.seed));
   v.set("weight_decay", config::Value(training.weight_decay));
   if (training.precision != "f32") v.set("precision", config::Value(training.precision));
+  if (training.weight_decay_groups != "all") v.set("weight_decay_groups", config::Value(training.weight_decay_groups));
   return v;
 }
 

@@ -61,7 +61,8 @@ std::vector<PlannedRun> plan_sweep(const SweepSpec& spec) {
           run.bracket = first_bracket + a;
           run.epoch_flops = per_epoch[a];
           run.settings = settings;
-          run.training = results::TrainingSettings{lr, wd, spec.epochs, spec.batch_size, settings.seed, spec.precision};
+          run.training = results::TrainingSettings{lr, wd, spec.epochs, spec.batch_size, settings.seed, spec.precision,
+                                                   spec.weight_decay_groups};
           run.key = results::run_key(arch_configs[a], task_config, run.training);
           run.flops = flops[a];
           runs.push_back(std::move(run));

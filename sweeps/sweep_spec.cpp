@@ -17,7 +17,8 @@ namespace {
 
 constexpr std::string_view kKeys[] = {"name",   "architectures", "tasks",      "protocol", "settings",
                                       "task_overrides", "lr",   "weight_decay", "epochs",  "batch_size", "seeds",
-                                      "iso_state", "iso_params", "search", "precision"};
+                                      "iso_state", "iso_params", "search", "precision",
+                                      "weight_decay_groups"};
 
 // Runs `body`; a mad::Error from it is re-thrown prefixed with where `value` is in the spec, so that
 // an error of a layer or a task setting names the spec's file and line.
@@ -175,6 +176,10 @@ SweepSpec sweep_from_config(const config::Value& doc, const std::filesystem::pat
   spec.precision = doc.get<std::string>("precision", spec.precision);
   MAD_CHECK(spec.precision == "f32" || spec.precision == "bf16", "{}: precision must be f32 or bf16, got '{}'",
             doc.at("precision").where(), spec.precision);
+  spec.weight_decay_groups = doc.get<std::string>("weight_decay_groups", spec.weight_decay_groups);
+  MAD_CHECK(spec.weight_decay_groups == "all" || spec.weight_decay_groups == "no_norm_bias",
+            "{}: weight_decay_groups must be all or no_norm_bias, got '{}'", doc.at("weight_decay_groups").where(),
+            spec.weight_decay_groups);
   spec.search = search_from_config(doc.find("search"), spec.epochs, spec.lrs.size() * spec.weight_decays.size());
 
   // Overrides and seeds on top of the base settings; overrides can make two settings equal (a grid axis

@@ -17,6 +17,7 @@
 //   batch_size: 128
 //   seeds: [12345]                                # data, initialisation and shuffling seed of each run
 //   precision: f32                                # or bf16: bf16 matrix products (kernels/precision.h)
+//   weight_decay_groups: all                      # or no_norm_bias (training/adamw.h)
 //   iso_state: 4096                               # normalise every architecture to this total fixed state
 //   iso_params: 400000                            #   (and parameter count) before its runs (models/normalize.h)
 //   search: {method: halving, rungs: [10, 30, 80], keep: 0.5}   # successive halving (sweeps/search.h);
@@ -58,6 +59,7 @@ struct SweepSpec {
   int64_t epochs = 200;
   int64_t batch_size = 128;
   std::string precision = "f32";  // f32 | bf16 (kernels/precision.h); part of a run's key when bf16
+  std::string weight_decay_groups = "all";  // all | no_norm_bias; part of a run's key when not all
   int64_t iso_state = 0;   // > 0: every architecture is normalised to this total fixed state
   int64_t iso_params = 0;  // > 0 (with iso_state): and to this parameter count, within 2%
   Search search;           // how each setting's lr x weight-decay grid is searched

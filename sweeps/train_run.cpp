@@ -47,6 +47,7 @@ TrainConfig train_config(const PlannedRun& run) {
   config.weight_decay = run.training.weight_decay;
   config.seed = static_cast<uint64_t>(run.training.seed);
   config.precision = kernels::precision_from_name(run.training.precision);
+  config.weight_decay_groups = weight_decay_groups_from_name(run.training.weight_decay_groups);
   return config;
 }
 

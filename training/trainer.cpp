@@ -43,7 +43,7 @@ BatchOutcome score_batch(Var logits, Var loss, const Tensor& targets, std::vecto
 
 Trainer::Trainer(Module& model, const TrainData& data, const TrainConfig& config)
     : model_(model), data_(data), config_(config),
-      optimizer_(model.params(), {.lr = config.lr, .weight_decay = config.weight_decay}) {
+      optimizer_(model.params(), {.lr = config.lr, .weight_decay = config.weight_decay, .weight_decay_groups = config.weight_decay_groups}) {
   MAD_CHECK(config.epochs >= 1, "train: epochs must be at least 1, got {}", config.epochs);
   MAD_CHECK(config.batch_size >= 1, "train: batch size must be at least 1, got {}", config.batch_size);
   MAD_CHECK(config.lr > 0 && config.min_lr >= 0 && config.min_lr <= config.lr,

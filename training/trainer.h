@@ -25,6 +25,7 @@ struct TrainConfig {
   double lr = 5e-4;
   double min_lr = 1e-6;
   double weight_decay = 0.0;
+  WeightDecayGroups weight_decay_groups = WeightDecayGroups::all;  // which parameters decay (adamw.h)
   uint64_t seed = 12345;        // shuffling (the model's initialisation is seeded by its caller)
   double stop_accuracy = 0.999;  // early stop when test MAD accuracy exceeds this
   // f32, or bf16: matrix products with bf16 inputs and float32 accumulation (kernels/precision.h); set

@@ -9,6 +9,7 @@ expect_ok "MAD_ISA=generic" env MAD_ISA=generic "$mad" --version
 grep -q "kernels generic " "$tmp/out" || fail "MAD_ISA=generic not honoured: $(cat "$tmp/out")"
 expect_error "unknown MAD_ISA" "valid values are generic avx2 avx512 avx512bf16" env MAD_ISA=sse9 "$mad" --version
 expect_error "unknown precision" "valid values are f32 and bf16" "$mad" train --task memorization --precision fp8 --epochs 1
+expect_error "unknown weight decay groups" "valid values are all and no_norm_bias" "$mad" train --task memorization --weight-decay-groups none --epochs 1
 
 # The loss curve of bf16 against f32: 3 epochs of in-context recall on a small setting. Tolerance: each
 # epoch's test loss within 5% of float32's (bf16 keeps 8 significant bits of the products' inputs only).

@@ -41,7 +41,8 @@ TEST(RunKey, DependsOnWhatIsTrainedOnly) {
   EXPECT_NE(run_key(make_run({.lr = 5e-4})), key);
   EXPECT_NE(run_key(make_run({.weight_decay = 0.1})), key);
   for (auto change : {+[](TrainingSettings& t) { t.epochs = 20; }, +[](TrainingSettings& t) { t.batch_size = 64; },
-                      +[](TrainingSettings& t) { t.seed = 1; }, +[](TrainingSettings& t) { t.precision = "bf16"; }}) {
+                      +[](TrainingSettings& t) { t.seed = 1; }, +[](TrainingSettings& t) { t.precision = "bf16"; },
+                      +[](TrainingSettings& t) { t.weight_decay_groups = "no_norm_bias"; }}) {
     RunRecord r = make_run({});
     change(r.training);
     EXPECT_NE(run_key(r), key);

@@ -44,6 +44,25 @@ TEST(SweepSpec, DefaultsAreTheProtocols) {
   EXPECT_EQ(spec.precision, "f32");
 }
 
+TEST(SweepSpec, WeightDecayGroupsReachEveryRunAndItsKeyOnlyWhenNotAll) {
+  const std::string base = "name: s\narchitectures: {t: [swiglu]}\ntasks: [memorization]\nprotocol: baselines\n";
+  const std::vector<PlannedRun> plain = plan_sweep(parse(base)), all = plan_sweep(parse(base + "weight_decay_groups: all\n")),
+                                nnb = plan_sweep(parse(base + "weight_decay_groups: no_norm_bias\n"));
+  ASSERT_EQ(plain.size(), nnb.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(plain[i].training.weight_decay_groups, "all");
+    EXPECT_EQ(plain[i].key, all[i].key);
+    EXPECT_EQ(nnb[i].training.weight_decay_groups, "no_norm_bias");
+    EXPECT_NE(plain[i].key, nnb[i].key);
+  }
+}
+
+TEST(SweepSpec, ShippedWeightDecayGroupsSpecIsNoNormBiasOnTwoArchitectures) {
+  const std::vector<PlannedRun> runs = plan_sweep(load_sweep(kSweeps / "weight-decay-groups.yml"));
+  EXPECT_EQ(runs.size(), 2u * 6u * 3u);  // transformer and mamba x six baselines x three learning rates
+  for (const PlannedRun& run : runs) EXPECT_EQ(run.training.weight_decay_groups, "no_norm_bias");
+}
+
 TEST(SweepSpec, PrecisionReachesEveryRunAndItsKey) {
   const std::string base = "name: s\narchitectures: {t: [swiglu]}\ntasks: [memorization]\nprotocol: baselines\n";
   const std::vector<PlannedRun> f32 = plan_sweep(parse(base)), bf16 = plan_sweep(parse(base + "precision: bf16\n"));
@@ -116,6 +135,7 @@ TEST(SweepSpec, MalformedSpecsAreErrorsNamingTheProblem) {
       {"name: s\n" + arch + "task_overrides: {seed: 3}\n", "use 'seeds'"},
       {"name: s\n" + arch + "epochs: 0\n", "epochs must be positive"},
       {"name: s\n" + arch + "precision: fp16\n", "precision must be f32 or bf16"},
+      {"name: s\n" + arch + "weight_decay_groups: none\n", "weight_decay_groups must be all or no_norm_bias"},
       {arch, "name"},  // no name
   };
   for (const auto& [yaml, fragment] : cases) {
