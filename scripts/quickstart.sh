@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh release --target mad
 # The Python module madcpp (skipped by CMake when pybind11 is missing).
-if cmake --build --preset release --target help | grep -qw madcpp_python; then
+# (grep reads the whole list: with -q it would stop early and make prints "Broken pipe".)
+if cmake --build --preset release --target help | grep -w madcpp_python >/dev/null; then
   bash scripts/build.sh release --target madcpp_python
 fi
 mkdir -p runs
@@ -19,4 +20,6 @@ echo
 ./build/release/apps/mad report --db runs/quick.db --sweep quick --out runs/quick-report
 echo
 echo "Built ./build/release/apps/mad — try './build/release/apps/mad --help'; results in runs/quick.db, the report"
-echo "in runs/quick-report/index.html; from Python: PYTHONPATH=build/release/python python3 -c \"import madcpp; print(madcpp.scores('runs/quick.db'))\""
+# The module is built for one interpreter (MAD_PYTHON, Debian's /usr/bin/python3), which has pandas.
+python=$(sed -n 's/^MAD_PYTHON:FILEPATH=//p' build/release/CMakeCache.txt)
+echo "in runs/quick-report/index.html; from Python: PYTHONPATH=build/release/python ${python:-python3} -c \"import madcpp; print(madcpp.scores('runs/quick.db'))\""
