@@ -6,15 +6,7 @@
 # Usage: cli_full_disk_test.sh PATH_TO_MAD
 set -u
 source "$(dirname "$0")/common.sh" "$1"
-cat >"$tmp/sweep.yml" <<'YAML'
-name: tiny
-architectures: {a: {dim: 16, layers: [swiglu]}}
-protocol: baselines
-tasks: [memorization]
-lr: [1.0e-3]
-weight_decay: [0.0]
-epochs: 1
-YAML
+cp "$(dirname "$0")/memorization_sweep.yml" "$tmp/sweep.yml"
 # --- a full disk: `mad report` left index.html.tmp, `mad data generate` a truncated inputs.npy ------------
 # On a 1 MiB tmpfs (needs root; skipped where mounting is impossible, e.g. in an unprivileged container).
 mkdir -p "$tmp/full"

@@ -8,15 +8,7 @@
 # Usage: cli_readonly_db_test.sh PATH_TO_MAD
 set -u
 source "$(dirname "$0")/common.sh" "$1"
-cat >"$tmp/sweep.yml" <<'YAML'
-name: tiny
-architectures: {a: {dim: 16, layers: [swiglu]}}
-protocol: baselines
-tasks: [memorization]
-lr: [1.0e-3]
-weight_decay: [0.0]
-epochs: 1
-YAML
+cp "$(dirname "$0")/memorization_sweep.yml" "$tmp/sweep.yml"
 mkdir -p "$tmp/rw" "$tmp/ro"
 expect_ok "a results database" "$mad" sweep run "$tmp/sweep.yml" --db "$tmp/rw/r.db" --quiet
 key=$(sqlite3 "$tmp/rw/r.db" "SELECT substr(key, 1, 12) FROM runs")

@@ -6,15 +6,7 @@
 set -u
 source "$(dirname "$0")/common.sh" "$1"
 
-cat >"$tmp/sweep.yml" <<'YAML'
-name: tiny
-architectures: {a: {dim: 16, layers: [swiglu]}}
-protocol: baselines
-tasks: [memorization]
-lr: [1.0e-3]
-weight_decay: [0.0]
-epochs: 1
-YAML
+cp "$(dirname "$0")/memorization_sweep.yml" "$tmp/sweep.yml"
 
 # --- numeric options: --jobs 0 and -1 silently became 2 workers -----------------------------------
 for jobs in 0 -1 abc 99999999999999999999; do

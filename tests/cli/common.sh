@@ -13,26 +13,19 @@ expect_ok() {
   "$@" >"$tmp/out" 2>"$tmp/err" || fail "$what: exit code $? ($(tail -n 3 "$tmp/err"))"
 }
 
-# expect_error "description" "message fragment" command...: exit code 1 and one stderr line
+# expect_exit CODE "description" "message fragment" command...: exit code CODE and one stderr line
 # "mad: error: ...fragment...".
-expect_error() {
-  local what=$1 fragment=$2; shift 2
+expect_exit() {
+  local want=$1 what=$2 fragment=$3; shift 3
   "$@" >"$tmp/out" 2>"$tmp/err"
   local code=$?
-  [ "$code" -eq 1 ] || fail "$what: exit code $code, expected 1"
+  [ "$code" -eq "$want" ] || fail "$what: exit code $code, expected $want"
   [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$what: stderr is not one line: $(cat "$tmp/err")"
   grep -q "^mad: error: .*$fragment" "$tmp/err" || fail "$what: stderr lacks '$fragment': $(cat "$tmp/err")"
 }
-
-# expect_usage "description" "fragment" command...: a command-line usage error: exit code 2, one line.
-expect_usage() {
-  local what=$1 fragment=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local code=$?
-  [ "$code" -eq 2 ] || fail "$what: exit code $code, expected 2"
-  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$what: stderr is not one line: $(cat "$tmp/err")"
-  grep -q "^mad: error: .*$fragment" "$tmp/err" || fail "$what: stderr lacks '$fragment': $(cat "$tmp/err")"
-}
+# expect_error: an error of the run itself (exit code 1); expect_usage: a command-line usage error (2).
+expect_error() { expect_exit 1 "$@"; }
+expect_usage() { expect_exit 2 "$@"; }
 
 finish() {
   if [ "$failures" -eq 0 ]; then echo "$1: all checks passed"; else echo "$1: $failures failed"; fi
