@@ -21,12 +21,17 @@
 #   --which WHO        both (default), mad or ref: train only one side (the report uses what exists);
 #                      data: only write the datasets (so that two instances can then share them)
 #   --onset X          the report also gives the first epoch whose test MAD accuracy exceeds X (default 0.9)
+#   --mad-seed-offset K  madcpp's initialisation and shuffles from seed s+K instead of s (default 0), so that
+#                      they are not drawn from the stream that generated dataset s
+#   --ref-args "ARGS"  extra reference_trainer.py arguments, e.g. "--attention explicit"
+#   --tag TAG          appended to the run directory's name, to keep variants apart
 # Runs whose JSON lines already reach their last epoch (or the early stop) are not repeated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mad=build/release/apps/mad python=/usr/bin/python3 out=parity-out seeds="1 2 3" epochs=100 stop_after=0
 lr=5e-4 wd=0 data_flags="" jobs=1 gpu_jobs=1 threads=1 device=cpu ref_threads="" which=both onset=0.9
+mad_seed_offset=0 ref_args="" tag=""
 baselines=()
 while (($#)); do
   case "$1" in
@@ -46,7 +51,10 @@ while (($#)); do
     --ref-threads) ref_threads=$2; shift 2 ;;
     --which) which=$2; shift 2 ;;
     --onset) onset=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --mad-seed-offset) mad_seed_offset=$2; shift 2 ;;
+    --ref-args) ref_args=$2; shift 2 ;;
+    --tag) tag=-$2; shift 2 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) echo "parity.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) baselines+=("$1"); shift ;;
   esac
@@ -82,7 +90,7 @@ mad_jobs=() ref_jobs=() reports=()
 for b in "${baselines[@]}"; do
   task=${b%%:*} arch=${b#*:}
   layers=$(layers_of "$arch")
-  run_dir="$out/runs/$task-$arch-lr$lr-wd$wd-e$epochs"
+  run_dir="$out/runs/$task-$arch-lr$lr-wd$wd-e$epochs$tag"
   if [[ $which != data ]]; then
     mkdir -p "$run_dir"
     reports+=("$run_dir")
@@ -98,12 +106,12 @@ for b in "${baselines[@]}"; do
     train=(--epochs "$epochs" --stop-after "$stop_after" --lr "$lr" --weight-decay "$wd")
     [[ $which == data ]] && continue
     if [[ $which != ref ]] && ! done_already "$run_dir/mad-s$s.jsonl"; then
-      mad_jobs+=("$mad train --data-dir $data --layers $layers ${train[*]} --threads $threads --quiet --json \
+      mad_jobs+=("$mad train --data-dir $data --layers $layers ${train[*]} --seed $((s + mad_seed_offset)) --threads $threads --quiet --json \
 --log-jsonl $run_dir/mad-s$s.jsonl > $run_dir/mad-s$s.json 2> $run_dir/mad-s$s.log")
     fi
     if [[ $which != mad ]] && ! done_already "$run_dir/ref-s$s.jsonl"; then
       ref_jobs+=("OMP_NUM_THREADS=$ref_threads $python $reference --data-dir $data --layers $layers ${train[*]} \
---seed $s --device $device --threads $ref_threads --out $run_dir/ref-s$s.jsonl 2> $run_dir/ref-s$s.log")
+--seed $s --device $device --threads $ref_threads $ref_args --out $run_dir/ref-s$s.jsonl 2> $run_dir/ref-s$s.log")
     fi
   done
 done
