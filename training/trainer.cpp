@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 
+#include "core/budget.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "training/schedule.h"
@@ -37,6 +38,20 @@ BatchOutcome score_batch(Var logits, Var loss, const Tensor& targets, std::vecto
   const int64_t V = logits.dim(-1);
   const Tensor flat = logits.value().reshape({logits.value().numel() / V, V});
   return {loss.value().item(), batch_accuracy(flat, targets.span<int32_t>(), counters)};
+}
+
+// The arena memory of one training step (forward and backward) on the first `rows` training sequences, on a
+// tape of its own so that the trainer's arena and results are untouched. The gradients it leaves in the
+// parameter block are zeroed by every real step before it runs.
+size_t probe_step_memory(Module& model, const TrainData& data, int64_t rows) {
+  Tape tape(size_t(1) << 16);
+  tape.set_free_in_backward(true);
+  const int64_t L = data.train_inputs.dim(1);
+  const Tensor x = data.train_inputs.rows(0, rows), t = data.train_targets.rows(0, rows).reshape({rows * L});
+  Var logits = model.logits(tape, x);
+  Var loss = cross_entropy(reshape(logits, {rows * L, logits.dim(-1)}), t, kIgnoreIndex);
+  tape.backward(loss);
+  return tape.arena().high_water();
 }
 
 }  // namespace
@@ -83,6 +98,26 @@ SplitMetrics Trainer::evaluate(const Tensor& inputs, const Tensor& targets) {
   return acc.result();
 }
 
+void Trainer::check_step_memory() {
+  // Before the first full step: a step's activations grow linearly with the batch (per-sequence tensors)
+  // on top of a part that does not (weight-shaped temporaries, filters), so steps on one and on two
+  // sequences give both, and their sum at the real batch size is the step's need. Above the budget the run
+  // stops here with one line, before anything of that size is allocated. (The arena also refuses to grow
+  // past the budget, so an estimate that is too low cannot take the machine down either.)
+  const int64_t B = std::min(config_.batch_size, data_.train_inputs.dim(0));
+  if (B <= 2) return;
+  const kernels::PrecisionScope precision(config_.precision);
+  const auto one = static_cast<int64_t>(probe_step_memory(model_, data_, 1));
+  const auto two = static_cast<int64_t>(probe_step_memory(model_, data_, 2));
+  const int64_t per_sequence = std::max<int64_t>(two - one, 0), fixed = std::max<int64_t>(one - per_sequence, 0);
+  const int64_t need = checked_add(fixed, checked_mul(per_sequence, B, "batch_size x one sequence's activations"),
+                                   "one training step's activations");
+  if (need > memory_budget())
+    check_memory(need, fmt::format("one training step's activations (estimated: {} per sequence x batch_size {}, plus {})",
+                                   format_bytes(per_sequence), B, format_bytes(fixed)),
+                 "reduce batch_size or seq_len (or the model's dim or layers), or raise --max-memory");
+}
+
 TrainResult Trainer::run(TrainObserver* observer) {
   const kernels::PrecisionScope precision(config_.precision);
   const auto start = Clock::now();
@@ -109,6 +144,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
 
   const int64_t last_epoch =
       config_.stop_after_epoch > 0 ? std::min(config_.stop_after_epoch, config_.epochs) : config_.epochs;
+  if (state_.epochs_done < last_epoch && !stop) check_step_memory();
   for (int64_t epoch = state_.epochs_done; epoch < last_epoch && !stop; ++epoch) {
     const auto epoch_start = Clock::now();
     const double lr = cosine_lr(config_.lr, config_.min_lr, epoch, config_.epochs);

@@ -86,6 +86,9 @@ class Trainer {
   AdamW& optimizer() { return optimizer_; }
 
  private:
+  // Estimates one training step's activation memory from steps on one and two sequences and stops with the
+  // budget's one-line error when the full batch would exceed it.
+  void check_step_memory();
   void check_data() const;
 
   Module& model_;
