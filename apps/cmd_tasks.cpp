@@ -55,23 +55,27 @@ std::string change_text(const tasks::TaskSettings& s, const tasks::TaskSettings&
   return "baseline";
 }
 
+void print_task(const tasks::TaskInfo& task) {
+  const tasks::TaskGrid& grid = tasks::protocol_grid(task.id);
+  fmt::print("\n{} ({}), {} backbone, {} settings\n", task.name, task.shorthand, tasks::backbone_name(task.backbone),
+             tasks::expand_grid(grid).size());
+  fmt::print("  {}\n", task.summary);
+  fmt::print("  pairs:    {}\n", task.pairs);
+  fmt::print("  baseline: {}\n", baseline_text(grid.baseline));
+  std::vector<std::string> changes;
+  for (const auto& [name, values] : grid.changes) {
+    std::vector<std::string> texts;
+    for (const config::Value& v : values) texts.push_back(config::canonical(v));
+    changes.push_back(fmt::format("{} {}", name, fmt::join(texts, ", ")));
+  }
+  fmt::print("  changes:  {}\n", fmt::join(changes, "; "));
+}
+
 void print_tasks() {
   fmt::print("The six MAD tasks and their protocol baselines (mad tasks --grid lists all 66 settings):\n");
-  for (const tasks::TaskInfo& task : tasks::all_tasks()) {
-    const tasks::TaskGrid& grid = tasks::protocol_grid(task.id);
-    fmt::print("\n{} ({}), {} backbone, {} settings\n", task.name, task.shorthand, tasks::backbone_name(task.backbone),
-               tasks::expand_grid(grid).size());
-    fmt::print("  {}\n", task.summary);
-    fmt::print("  pairs:    {}\n", task.pairs);
-    fmt::print("  baseline: {}\n", baseline_text(grid.baseline));
-    std::vector<std::string> changes;
-    for (const auto& [name, values] : grid.changes) {
-      std::vector<std::string> texts;
-      for (const config::Value& v : values) texts.push_back(config::canonical(v));
-      changes.push_back(fmt::format("{} {}", name, fmt::join(texts, ", ")));
-    }
-    fmt::print("  changes:  {}\n", fmt::join(changes, "; "));
-  }
+  for (const tasks::TaskInfo& task : tasks::all_tasks()) print_task(task);
+  fmt::print("\nExtra tasks, outside the MAD protocol and the MAD score (by name: --task, sweep specs):\n");
+  for (const tasks::TaskInfo& task : tasks::extra_tasks()) print_task(task);
 }
 
 void print_grid() {
@@ -90,7 +94,7 @@ void print_grid() {
 
 void setup_tasks(CLI::App& app) {
   auto options = std::make_shared<TasksOptions>();
-  CLI::App* cmd = app.add_subcommand("tasks", "List the six MAD tasks with their token layouts and baselines");
+  CLI::App* cmd = app.add_subcommand("tasks", "List the six MAD tasks (and the extra task mqar) with their token layouts and baselines");
   cmd->add_flag("--grid", options->grid, "list every protocol setting (66) with its reference directory name");
   cmd->callback([options] { options->grid ? print_grid() : print_tasks(); });
 }

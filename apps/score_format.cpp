@@ -45,6 +45,8 @@ results::ScoreOptions protocol_expectations() {
     const auto settings = static_cast<int64_t>(tasks::expand_grid(tasks::protocol_grid(task.id)).size());
     options.expected.push_back({std::string(task.name), settings});
   }
+  // mqar (and any task beyond MAD) gets its own column, never a share of the MAD mean.
+  for (const tasks::TaskInfo& task : tasks::extra_tasks()) options.outside_mean.emplace_back(task.name);
   return options;
 }
 

@@ -156,6 +156,8 @@ ScoreTable mad_scores(std::span<const StoredRun> runs, const ScoreOptions& optio
       cell.architecture_hash = hash;
       cell.task = task;
       cell.expected_settings = expected.at(task);
+      const bool in_mean = std::find(options.outside_mean.begin(), options.outside_mean.end(), task) ==
+                           options.outside_mean.end();
       std::vector<double> setting_scores;
       std::map<int64_t, std::vector<double>> seed_settings;  // per seed: its setting scores
       for (const auto& [key, s] : per_setting) {
@@ -170,18 +172,20 @@ ScoreTable mad_scores(std::span<const StoredRun> runs, const ScoreOptions& optio
       bool unbalanced = false;
       for (const auto& [seed, scores] : seed_settings) {
         cell.per_seed[seed] = *mean(scores);
-        seed_tasks[seed].push_back(cell.per_seed[seed]);
+        if (in_mean) seed_tasks[seed].push_back(cell.per_seed[seed]);
         unbalanced = unbalanced || static_cast<int64_t>(scores.size()) < cell.settings;
       }
       cell.seeds = seed_stats(values_of(cell.per_seed));
       cell.score = use_max ? mean(setting_scores) : cell.seeds.mean;
       cell.incomplete = cell.settings < cell.expected_settings || unbalanced;
-      if (cell.score) task_scores.push_back(*cell.score);
-      overall.settings += cell.settings;
-      overall.expected_settings += cell.expected_settings;
-      overall.runs += cell.runs;
-      overall.dropped += cell.dropped;
-      overall.incomplete = overall.incomplete || cell.incomplete || !cell.score;
+      if (in_mean) {
+        if (cell.score) task_scores.push_back(*cell.score);
+        overall.settings += cell.settings;
+        overall.expected_settings += cell.expected_settings;
+        overall.runs += cell.runs;
+        overall.dropped += cell.dropped;
+        overall.incomplete = overall.incomplete || cell.incomplete || !cell.score;
+      }
       table.cells.push_back(std::move(cell));
     }
     for (const auto& [seed, scores] : seed_tasks) overall.per_seed[seed] = *mean(scores);

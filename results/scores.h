@@ -3,7 +3,8 @@
 //                   lr x weight-decay grid); diverged and failed runs, and runs whose accuracy is NaN,
 //                   are dropped, not counted as 0;
 //   task score    = the mean of the setting scores over the task's settings;
-//   overall score = the mean of the task scores (the task named "mean").
+//   overall score = the mean of the task scores (the task named "mean"), except the tasks the caller
+//                   names in ScoreOptions::outside_mean (those get a column of their own only).
 // The test accuracy of a run is the one it reports: that of its epoch with the lowest test perplexity.
 // Running and paused runs have no result yet and are ignored, as are pruned runs (a halving search stopped
 // them: they are never a setting's best, and not dropped either).
@@ -48,6 +49,9 @@ struct ScoreOptions {
   // Tasks in column order with their expected setting counts; empty: the tasks present, in name order,
   // each expected to have every setting present among the runs.
   std::vector<TaskExpectation> expected;
+  // Tasks scored in their own columns but left out of the overall score (`mad scores` passes the tasks
+  // beyond MAD, mqar: its score is not part of the MAD score).
+  std::vector<std::string> outside_mean;
   enum class Stat { mean, max };
   Stat stat = Stat::mean;  // over seeds (see above)
 };

@@ -15,8 +15,9 @@ namespace mad::tasks {
 
 namespace {
 
-// Short keys of the settings, in the reference's order (after the task, `t`).
-constexpr std::array<std::pair<std::string_view, std::string_view>, 11> kShortKeys = {{
+// Short keys of the settings, in the reference's order (after the task, `t`); then mqar's own settings,
+// which appear in mqar's names only (the reference has no mqar; MAD names are unchanged).
+constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kShortKeys = {{
     {"vocab_size", "vs"},
     {"seq_len", "sl"},
     {"num_train_examples", "ntr"},
@@ -28,6 +29,8 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 11> kShortKe
     {"noise_vocab_size", "nvs"},
     {"num_tokens_to_copy", "ntc"},
     {"seed", "s"},
+    {"num_kv_pairs", "nkv"},
+    {"power_a", "pa"},
 }};
 
 const SettingField& field_named(std::string_view name) {
@@ -88,6 +91,7 @@ void decode(TaskSettings& s, const SettingField& field, std::string_view text, s
 std::string dataset_dir_name(const TaskSettings& settings) {
   std::string name = fmt::format("t-{}", task_info(settings.task).shorthand);
   for (const auto& [key, short_key] : kShortKeys) {
+    if (!setting_applies(field_named(key), settings.task)) continue;
     name += fmt::format("_{}-{}", short_key, encode(settings, field_named(key)));
   }
   return name;
@@ -110,7 +114,7 @@ std::optional<TaskSettings> parse_dataset_dir_name(std::string_view name) {
     if (key == "t") {
       const std::optional<TaskId> task = task_from_shorthand(value);
       MAD_CHECK(task.has_value(), "dataset directory name '{}': unknown task shorthand '{}' (valid: CR, NR, FR, "
-                "SC, C, M)", name, value);
+                "SC, C, M, MQAR)", name, value);
       settings.task = *task;
       task_seen = true;
       continue;
@@ -121,11 +125,17 @@ std::optional<TaskSettings> parse_dataset_dir_name(std::string_view name) {
     decode(settings, field_named(kShortKeys[k].first), value, name);
     seen[k] = true;
   }
+  MAD_CHECK(task_seen, "dataset directory name '{}' lacks the task (t-...)", name);
   for (size_t k = 0; k < kShortKeys.size(); ++k) {
+    const SettingField& field = field_named(kShortKeys[k].first);
+    if (!setting_applies(field, settings.task)) {
+      MAD_CHECK(!seen[k], "dataset directory name '{}': {}-... ({}) is not a setting of {}", name,
+                kShortKeys[k].second, kShortKeys[k].first, task_info(settings.task).name);
+      continue;
+    }
     MAD_CHECK(seen[k], "dataset directory name '{}' lacks {}-... ({})", name, kShortKeys[k].second,
               kShortKeys[k].first);
   }
-  MAD_CHECK(task_seen, "dataset directory name '{}' lacks the task (t-...)", name);
   return settings;
 }
 

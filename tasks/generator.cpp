@@ -10,6 +10,7 @@ std::unique_ptr<SequenceGenerator> make_generator(const TaskSettings& settings) 
     case TaskId::SelectiveCopying: return make_selective_copying_generator(settings);
     case TaskId::Compression: return make_compression_generator(settings);
     case TaskId::Memorization: return make_memorization_generator(settings);
+    case TaskId::Mqar: return make_mqar_generator(settings);
   }
   return nullptr;
 }

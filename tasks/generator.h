@@ -32,5 +32,6 @@ std::unique_ptr<SequenceGenerator> make_fuzzy_recall_generator(const TaskSetting
 std::unique_ptr<SequenceGenerator> make_selective_copying_generator(const TaskSettings& settings);
 std::unique_ptr<SequenceGenerator> make_compression_generator(const TaskSettings& settings);
 std::unique_ptr<SequenceGenerator> make_memorization_generator(const TaskSettings& settings);
+std::unique_ptr<SequenceGenerator> make_mqar_generator(const TaskSettings& settings);
 
 }  // namespace mad::tasks

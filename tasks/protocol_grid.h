@@ -6,8 +6,9 @@
 //   changes:             # each value of each key replaces the baseline's, alone
 //     vocab_size: [32, 64, 128]
 //
-// The same format as the reference's files. The six protocol files are compiled into the library (so
-// `mad` runs from any directory); editing one re-runs CMake.
+// The same format as the reference's files. The six protocol files, and configs/tasks/mqar.yml (the grid
+// of the extra task mqar, outside the protocol), are compiled into the library (so `mad` runs from any
+// directory); editing one re-runs CMake.
 #pragma once
 
 #include <filesystem>
@@ -33,7 +34,7 @@ TaskGrid load_task_grid(TaskId task, const std::filesystem::path& path);
 // The baseline, then every change in file order; each setting is validated.
 std::vector<TaskSettings> expand_grid(const TaskGrid& grid);
 
-// The grid of configs/tasks/<task>.yml as compiled in.
+// The grid of configs/tasks/<task>.yml as compiled in (mqar's included).
 const TaskGrid& protocol_grid(TaskId task);
 // All protocol settings, task by task in all_tasks() order (66 in total).
 std::vector<TaskSettings> protocol_settings();

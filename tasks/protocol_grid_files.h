@@ -11,6 +11,6 @@ struct EmbeddedGridFile {
   const char* text;
 };
 
-extern const std::array<EmbeddedGridFile, 6> kEmbeddedGridFiles;
+extern const std::array<EmbeddedGridFile, 7> kEmbeddedGridFiles;
 
 }  // namespace mad::tasks

@@ -16,23 +16,32 @@ namespace mad::tasks {
 
 namespace {
 
-const std::array<SettingField, 11> kFields = {{
-    {"vocab_size", &TaskSettings::vocab_size, "vocabulary size V, special and noise tokens included"},
-    {"seq_len", &TaskSettings::seq_len, "sequence length L before the shift of the recall tasks"},
-    {"num_train_examples", &TaskSettings::num_train_examples, "training sequences"},
-    {"num_test_examples", &TaskSettings::num_test_examples, "test sequences"},
-    {"k_motif_size", &TaskSettings::k_motif_size, "fuzzy recall: largest key motif (tokens per key)"},
-    {"v_motif_size", &TaskSettings::v_motif_size, "fuzzy recall: largest value motif (tokens per value)"},
-    {"multi_query", &TaskSettings::multi_query, "recall every value whose key was seen (always true in MAD)"},
-    {"frac_noise", &TaskSettings::frac_noise, "recall: probability that a pair is replaced by noise"},
-    {"noise_vocab_size", &TaskSettings::noise_vocab_size, "recall: noise tokens, taken from vocab_size"},
-    {"num_tokens_to_copy", &TaskSettings::num_tokens_to_copy, "selective copying: data tokens to copy"},
-    {"seed", &TaskSettings::seed, "seed of the generator (train first, then test)"},
+const std::array<SettingField, 13> kFields = {{
+    {"vocab_size", &TaskSettings::vocab_size, "vocabulary size V, special and noise tokens included", std::nullopt},
+    {"seq_len", &TaskSettings::seq_len, "sequence length L before the shift of the recall tasks", std::nullopt},
+    {"num_train_examples", &TaskSettings::num_train_examples, "training sequences", std::nullopt},
+    {"num_test_examples", &TaskSettings::num_test_examples, "test sequences", std::nullopt},
+    {"k_motif_size", &TaskSettings::k_motif_size, "fuzzy recall: largest key motif (tokens per key)", std::nullopt},
+    {"v_motif_size", &TaskSettings::v_motif_size, "fuzzy recall: largest value motif (tokens per value)",
+     std::nullopt},
+    {"multi_query", &TaskSettings::multi_query, "recall every value whose key was seen (always true in MAD)",
+     std::nullopt},
+    {"frac_noise", &TaskSettings::frac_noise, "recall: probability that a pair is replaced by noise", std::nullopt},
+    {"noise_vocab_size", &TaskSettings::noise_vocab_size, "recall: noise tokens, taken from vocab_size",
+     std::nullopt},
+    {"num_tokens_to_copy", &TaskSettings::num_tokens_to_copy, "selective copying: data tokens to copy",
+     std::nullopt},
+    {"seed", &TaskSettings::seed, "seed of the generator (train first, then test)", std::nullopt},
+    {"num_kv_pairs", &TaskSettings::num_kv_pairs, "mqar: key-value pairs per sequence, each queried once",
+     TaskId::Mqar},
+    {"power_a", &TaskSettings::power_a, "mqar: power law of the query gaps, p(gap g) ~ (g+1)^(power_a-1)",
+     TaskId::Mqar},
 }};
 
-const std::array<std::string_view, 12> kNames = {
-    "task",        "vocab_size",   "seq_len",    "num_train_examples", "num_test_examples", "k_motif_size",
-    "v_motif_size", "multi_query", "frac_noise", "noise_vocab_size",   "num_tokens_to_copy", "seed"};
+const std::array<std::string_view, 14> kNames = {
+    "task",         "vocab_size",  "seq_len",    "num_train_examples", "num_test_examples",  "k_motif_size",
+    "v_motif_size", "multi_query", "frac_noise", "noise_vocab_size",   "num_tokens_to_copy", "seed",
+    "num_kv_pairs", "power_a"};
 
 // A setting the task ignores must keep its default, so that a flag never silently does nothing.
 void require_default(const TaskSettings& s, std::string_view name, bool is_default, std::string_view value) {
@@ -50,6 +59,12 @@ void require_unused_motifs(const TaskSettings& s) {
 }
 void require_unused_copy(const TaskSettings& s) {
   require_default(s, "num_tokens_to_copy", s.num_tokens_to_copy == 0, std::to_string(s.num_tokens_to_copy));
+}
+
+void require_unused_mqar(const TaskSettings& s) {
+  const TaskSettings defaults;
+  require_default(s, "num_kv_pairs", s.num_kv_pairs == defaults.num_kv_pairs, std::to_string(s.num_kv_pairs));
+  require_default(s, "power_a", s.power_a == defaults.power_a, config::format_double(s.power_a));
 }
 
 void validate_recall(const TaskSettings& s) {
@@ -120,7 +135,39 @@ void validate_memorization(const TaskSettings& s) {
   require_unused_copy(s);
 }
 
+// zoology's _mqar asserts input_seq_len even and num_kv_pairs * 4 <= input_seq_len; keys are drawn
+// without replacement from [1, V/2) and values from [V/2, V).
+void validate_mqar(const TaskSettings& s) {
+  MAD_CHECK(s.vocab_size >= 4, "vocab_size={} is too small for mqar: keys are [1, vocab_size/2) and values "
+            "[vocab_size/2, vocab_size), so it needs vocab_size >= 4",
+            s.vocab_size);
+  MAD_CHECK(s.num_kv_pairs >= 1, "num_kv_pairs={} must be >= 1", s.num_kv_pairs);
+  // Values [V/2, V) are never fewer than the keys [1, V/2), so this bounds the values too.
+  const int64_t keys = s.vocab_size / 2 - 1;
+  MAD_CHECK(s.num_kv_pairs <= keys, "num_kv_pairs={} exceeds the {} distinct keys of vocab_size={} (keys are "
+            "[1, vocab_size/2), values [vocab_size/2, vocab_size)); raise vocab_size to at least {}",
+            s.num_kv_pairs, keys, s.vocab_size, 2 * s.num_kv_pairs + 2);
+  MAD_CHECK(s.seq_len % 2 == 0, "seq_len={} must be even for mqar (query slots are token pairs)", s.seq_len);
+  MAD_CHECK(2 * s.num_kv_pairs < s.seq_len, "num_kv_pairs={} does not fit seq_len={}: the pairs alone take "
+            "2 * num_kv_pairs = {} tokens; raise seq_len to at least {} or lower num_kv_pairs",
+            s.num_kv_pairs, s.seq_len, 2 * s.num_kv_pairs, 4 * s.num_kv_pairs);
+  const int64_t space = (s.seq_len - 2 * s.num_kv_pairs) / 2;
+  MAD_CHECK(space >= s.num_kv_pairs, "num_kv_pairs={} with seq_len={} leaves {} query slots ((seq_len - 2 * "
+            "num_kv_pairs) / 2) for {} queries; raise seq_len to at least 4 * num_kv_pairs = {} or lower "
+            "num_kv_pairs",
+            s.num_kv_pairs, s.seq_len, space, s.num_kv_pairs, 4 * s.num_kv_pairs);
+  MAD_CHECK(s.power_a > 0.0, "power_a={} must be > 0 (zoology's default is 0.01; 1 gives uniform query gaps)",
+            config::format_double(s.power_a));
+  require_unused_noise(s);
+  require_unused_motifs(s);
+  require_unused_copy(s);
+}
+
 }  // namespace
+
+bool setting_applies(const SettingField& field, TaskId task) {
+  return !field.only_task.has_value() || *field.only_task == task;
+}
 
 std::span<const SettingField> setting_fields() { return kFields; }
 std::span<const std::string_view> setting_names() { return kNames; }
@@ -155,6 +202,7 @@ config::Value to_config(const TaskSettings& settings) {
   config::Value map = config::Value::map();
   map.set("task", std::string(task_info(settings.task).name));
   for (const SettingField& field : kFields) {
+    if (!setting_applies(field, settings.task)) continue;
     std::visit([&](auto member) { map.set(std::string(field.name), settings.*member); }, field.member);
   }
   return map;
@@ -170,6 +218,8 @@ void validate(const TaskSettings& s) {
   MAD_CHECK(s.seed >= 0, "seed={} must be >= 0", s.seed);
   MAD_CHECK(s.multi_query, "multi_query=false is not supported: every MAD setting uses multi-query recall");
   MAD_CHECK(std::isfinite(s.frac_noise), "frac_noise must be a finite number");
+  MAD_CHECK(std::isfinite(s.power_a), "power_a must be a finite number");
+  if (s.task != TaskId::Mqar) require_unused_mqar(s);
   switch (s.task) {
     case TaskId::InContextRecall:
     case TaskId::NoisyInContextRecall: validate_recall(s); break;
@@ -177,6 +227,7 @@ void validate(const TaskSettings& s) {
     case TaskId::SelectiveCopying: validate_selective_copying(s); break;
     case TaskId::Compression: validate_compression(s); break;
     case TaskId::Memorization: validate_memorization(s); break;
+    case TaskId::Mqar: validate_mqar(s); break;
   }
   // A typo such as an extra zero should fail here, not as an out-of-memory crash.
   const int64_t largest = std::max(s.num_train_examples, s.num_test_examples);
@@ -205,6 +256,7 @@ int64_t sequence_length(const TaskSettings& settings) {
 std::string describe(const TaskSettings& settings) {
   std::string out(task_info(settings.task).name);
   for (const SettingField& field : kFields) {
+    if (!setting_applies(field, settings.task)) continue;
     std::visit(
         [&](auto member) {
           const auto value = settings.*member;

@@ -11,7 +11,8 @@ namespace mad::tasks {
 
 namespace {
 
-constexpr std::array<TaskInfo, 6> kTasks = {{
+// The six MAD tasks first (all_tasks()), then the extra tasks; in TaskId order.
+constexpr std::array<TaskInfo, 7> kTasks = {{
     {TaskId::InContextRecall, "in-context-recall", "CR", Backbone::LanguageModel,
      "train (x[:-1], x[1:]), test (x[:-1], t[1:]); length L-1",
      "key-value pairs; recall the value of every key seen before"},
@@ -27,11 +28,16 @@ constexpr std::array<TaskInfo, 6> kTasks = {{
      "reconstruct the whole sequence from the output at its last position"},
     {TaskId::Memorization, "memorization", "M", Backbone::LanguageModel, "(x, t), no shift; length L",
      "recall values of a fixed key-value map learnt in the weights"},
+    {TaskId::Mqar, "mqar", "MQAR", Backbone::LanguageModel, "(x, t), no shift; length L",
+     "zoology's multi-query associative recall: key-value pairs, then each key queried once"},
 }};
+constexpr size_t kMadTasks = 6;
 
 }  // namespace
 
-std::span<const TaskInfo> all_tasks() { return kTasks; }
+std::span<const TaskInfo> all_tasks() { return std::span<const TaskInfo>(kTasks).first(kMadTasks); }
+std::span<const TaskInfo> extra_tasks() { return std::span<const TaskInfo>(kTasks).subspan(kMadTasks); }
+bool is_mad_task(TaskId id) { return static_cast<size_t>(id) < kMadTasks; }
 
 const TaskInfo& task_info(TaskId id) { return kTasks.at(static_cast<size_t>(id)); }
 

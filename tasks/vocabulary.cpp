@@ -35,6 +35,10 @@ Vocabulary vocabulary(const TaskSettings& s) {
       vocab.values = {(V - 1) / 2, V - 1};
       vocab.insert = V - 1;
       break;
+    case TaskId::Mqar:
+      vocab.keys = {1, V / 2};
+      vocab.values = {V / 2, V};
+      break;
   }
   return vocab;
 }

@@ -19,8 +19,8 @@ struct TokenRange {
 
 // Unused roles are empty ranges or -1.
 struct Vocabulary {
-  TokenRange keys;    // recall tasks, memorization
-  TokenRange values;  // recall tasks, memorization
+  TokenRange keys;    // recall tasks, memorization, mqar
+  TokenRange values;  // recall tasks, memorization, mqar
   TokenRange noise;   // noisy recall
   TokenRange data;    // selective copying, compression
   int32_t pad = -1;       // fuzzy recall: left padding
@@ -36,6 +36,8 @@ struct Vocabulary {
 // Selective copying: data [0, V-2), blank V-2, copy V-1.
 // Compression: data [0, V-1), compress V-1.
 // Memorization: keys [0, (V-1)/2), values [(V-1)/2, V-1), insert V-1.
+// MQAR (zoology): keys [1, V/2), values [V/2, V); positions not holding a pair or a query are filled
+// with tokens uniform over [0, V) (zoology's random_non_queries), so any id may appear there.
 Vocabulary vocabulary(const TaskSettings& settings);
 
 // A token as `mad data inspect` shows it: the id, or the name of a special token ("PAD", "BLANK",

@@ -55,6 +55,29 @@ double sql_overall(RawDb& raw, const std::string& arch) {
 
 const ScoreOptions kExpected{{{kRecall, 2}, {kCompression, 2}}};
 
+// A task named in outside_mean (mqar, via `mad scores`) keeps its column but not a share of the mean.
+TEST(Scores, TasksOutsideTheMeanGetAColumnOnly) {
+  TempDir dir("scores_outside_mean");
+  ResultsDb db = ResultsDb::open(dir.file("r.db"));
+  db.record_run(make_run({.architecture = "A", .task = kRecall, .test_acc = 0.5}));
+  db.record_run(make_run({.architecture = "A", .task = "mqar", .test_acc = 0.9}));
+  ScoreOptions options{{{kRecall, 1}}};
+  const ScoreTable folded = mad_scores(db.runs(), options);
+  EXPECT_NEAR(*folded.find("A", kOverallTask)->score, 0.7, 1e-15);  // without outside_mean: both tasks
+  options.outside_mean = {"mqar"};
+  const ScoreTable table = mad_scores(db.runs(), options);
+  EXPECT_EQ(table.tasks, (std::vector<std::string>{kRecall, "mqar"}));
+  ASSERT_TRUE(table.find("A", "mqar") && table.find("A", "mqar")->score);
+  EXPECT_NEAR(*table.find("A", "mqar")->score, 0.9, 1e-15);
+  const TaskScore* mean = table.find("A", kOverallTask);
+  ASSERT_TRUE(mean && mean->score);
+  EXPECT_NEAR(*mean->score, 0.5, 1e-15);
+  EXPECT_EQ(mean->runs, 1);
+  EXPECT_EQ(mean->settings, 1);
+  EXPECT_EQ(mean->expected_settings, 1);
+  EXPECT_FALSE(mean->incomplete);
+}
+
 TEST(Scores, MatchTheHandComputation) {
   TempDir dir("scores_hand");
   ResultsDb db = ResultsDb::open(dir.file("r.db"));

@@ -86,6 +86,30 @@ TEST(SweepSpec, BaselinesTasksShorthandsSeedsAndOverrides) {
   for (const auto& s : spec.settings) EXPECT_EQ(s.num_test_examples, 64);
 }
 
+// mqar is not in the protocol (a spec without tasks: is the 66 MAD settings) but is reachable by name:
+// its own grid (configs/tasks/mqar.yml), its baseline, or explicit settings starting from that baseline.
+TEST(SweepSpec, MqarByNameOutsideTheProtocol) {
+  const SweepSpec all = parse("name: s\narchitectures: {t: [swiglu]}\n");
+  ASSERT_EQ(all.settings.size(), 66u);
+  for (const auto& s : all.settings) EXPECT_NE(s.task, tasks::TaskId::Mqar);
+  const SweepSpec grid = parse("name: s\narchitectures: {t: [swiglu]}\ntasks: [mqar]\n");
+  ASSERT_EQ(grid.settings.size(), 8u);
+  for (const auto& s : grid.settings) EXPECT_EQ(s.task, tasks::TaskId::Mqar);
+  const SweepSpec baseline = parse("name: s\narchitectures: {t: [swiglu]}\ntasks: [MQAR, CR]\nprotocol: baselines\n");
+  ASSERT_EQ(baseline.settings.size(), 2u);
+  EXPECT_EQ(baseline.settings[0].num_kv_pairs, 8);
+  const SweepSpec explicit_settings =
+      parse("name: s\narchitectures: {t: [swiglu]}\nsettings: [{task: mqar, num_kv_pairs: 16, power_a: 0.5}]\n");
+  ASSERT_EQ(explicit_settings.settings.size(), 1u);
+  EXPECT_EQ(explicit_settings.settings[0].num_kv_pairs, 16);
+  EXPECT_EQ(explicit_settings.settings[0].power_a, 0.5);
+  EXPECT_EQ(explicit_settings.settings[0].vocab_size, 512);  // from mqar's baseline
+  EXPECT_NE(error_of([] {
+              parse("name: s\narchitectures: {t: [swiglu]}\nsettings: [{task: compression, num_kv_pairs: 16}]\n");
+            }).find("setting num_kv_pairs=16 is not used by compression"),
+            std::string::npos);
+}
+
 TEST(SweepSpec, OverridesThatMakeSettingsEqualRunThemOnce) {
   // The in-context-recall grid varies num_train_examples over 5 values; overriding it leaves 7 settings.
   const SweepSpec spec = parse("name: s\narchitectures: {t: [swiglu]}\ntasks: [in-context-recall]\n"

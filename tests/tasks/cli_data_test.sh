@@ -8,6 +8,7 @@ expect_ok "mad tasks" "$mad" tasks
 for task in in-context-recall noisy-in-context-recall fuzzy-in-context-recall selective-copying compression memorization; do
   grep -q "^$task (" "$tmp/out" || fail "mad tasks does not list $task"
 done
+grep -q "^mqar (MQAR)" "$tmp/out" || fail "mad tasks does not list the extra task mqar"
 expect_ok "mad tasks --grid" "$mad" tasks --grid
 [ "$(grep -c ' t-' "$tmp/out")" -eq 66 ] || fail "mad tasks --grid does not list 66 settings"
 
@@ -53,6 +54,16 @@ cp "$tmp/$name/test/targets.npy" "$tmp/mixed/test/targets.npy"
 expect_error "shape mismatch" "inputs and targets must have the same shape" "$mad" data inspect "$tmp/mixed"
 sed -i 's/"vocab_size": 16/"vocab_size": 12/' "$tmp/cr/settings.json"
 expect_error "tokens outside the vocabulary" "is outside the vocabulary \[0, 12)" "$mad" data inspect "$tmp/cr"
+
+# mqar (zoology's MQAR): reachable by name, its own settings, its directory name, one-line errors
+expect_ok "generate mqar" "$mad" data generate --task mqar --seq-len 32 --num-kv-pairs 4 --power-a 0.5 $small --root "$tmp"
+mqar_name="t-MQAR_vs-512_sl-32_ntr-50_nte-20_km-1_vm-1_mq-1_fn-0#0_nvs-0_ntc-0_s-12345_nkv-4_pa-0#5"
+[ -d "$tmp/$mqar_name" ] || fail "generate mqar did not use the name $mqar_name: $(ls "$tmp")"
+expect_ok "inspect mqar" "$mad" data inspect "$tmp/$mqar_name"
+grep -q "^train  \[50, 32\]" "$tmp/out" || fail "inspect mqar does not show the train shape: $(cat "$tmp/out")"
+grep -q "num_kv_pairs=4 power_a=0.5" "$tmp/out" || fail "inspect mqar does not show its settings: $(cat "$tmp/out")"
+expect_error "mqar pairs do not fit" "num_kv_pairs=9 with seq_len=32 leaves 7 query slots" "$mad" data generate --task mqar --seq-len 32 --num-kv-pairs 9 --out "$tmp/x"
+expect_error "mqar setting on a MAD task" "setting num_kv_pairs=8 is not used by in-context-recall" "$mad" data generate --task in-context-recall --num-kv-pairs 8 --out "$tmp/x"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"

@@ -178,6 +178,43 @@ std::string check_memorization(const TaskSettings& s, std::span<const int32_t> i
   return "";
 }
 
+// MQAR (zoology's multiquery_ar): n distinct keys from [1, V/2) and n distinct values from [V/2, V) in
+// positions [0, 2n); then each key exactly once at an even offset 2n + 2g, labelled with its value; every
+// other target ignored; every token in [0, V).
+std::string check_mqar(const TaskSettings& s, std::span<const int32_t> inputs, std::span<const int32_t> targets) {
+  const Vocabulary vocab = vocabulary(s);
+  const auto n = static_cast<size_t>(s.num_kv_pairs);
+  if (vocab.keys.begin != 1 || vocab.keys.end != s.vocab_size / 2 || vocab.values.end != s.vocab_size) {
+    return "the key and value ranges are not [1, V/2) and [V/2, V)";
+  }
+  std::map<int32_t, int32_t> value_of;
+  std::set<int32_t> values;
+  for (size_t j = 0; j < n; ++j) {
+    const int32_t key = inputs[2 * j], value = inputs[2 * j + 1];
+    if (!vocab.keys.contains(key)) return fmt::format("position {}: {} is not a key", 2 * j, key);
+    if (!vocab.values.contains(value)) return fmt::format("position {}: {} is not a value", 2 * j + 1, value);
+    if (!value_of.emplace(key, value).second) return fmt::format("key {} appears twice among the pairs", key);
+    if (!values.insert(value).second) return fmt::format("value {} appears twice among the pairs", value);
+    if (targets[2 * j] != kIgnoreIndex || targets[2 * j + 1] != kIgnoreIndex) {
+      return fmt::format("pair {} is labelled", j);
+    }
+  }
+  std::set<int32_t> queried;
+  for (size_t p = 0; p < inputs.size(); ++p) {
+    if (inputs[p] < 0 || inputs[p] >= s.vocab_size) return fmt::format("position {}: {} is not a token", p, inputs[p]);
+    if (p < 2 * n || targets[p] == kIgnoreIndex) continue;
+    if ((p - 2 * n) % 2 != 0) return fmt::format("query at position {} is not at 2n + 2g", p);
+    const auto it = value_of.find(inputs[p]);
+    if (it == value_of.end()) return fmt::format("position {}: query {} is not a key of the pairs", p, inputs[p]);
+    if (targets[p] != it->second) {
+      return fmt::format("position {}: query {} is labelled {}, its value is {}", p, inputs[p], targets[p], it->second);
+    }
+    if (!queried.insert(inputs[p]).second) return fmt::format("key {} is queried twice", inputs[p]);
+  }
+  if (queried.size() != n) return fmt::format("{} of the {} keys are queried", queried.size(), n);
+  return "";
+}
+
 }  // namespace
 
 std::string check_sequence(const TaskSettings& settings, Split split, std::span<const int32_t> inputs,
@@ -193,6 +230,7 @@ std::string check_sequence(const TaskSettings& settings, Split split, std::span<
     case TaskId::SelectiveCopying: return check_selective_copying(settings, inputs, targets);
     case TaskId::Compression: return check_compression(settings, inputs, targets);
     case TaskId::Memorization: return check_memorization(settings, inputs, targets);
+    case TaskId::Mqar: return check_mqar(settings, inputs, targets);
   }
   return "unknown task";
 }

@@ -96,12 +96,12 @@ TEST(Settings, FromConfigChecksKeysAndTypes) {
   EXPECT_EQ(error_of([] { settings_from_config(config::load_string("vocab_sise: 3\n", "s.yml")); }),
             "s.yml:1: unknown key 'vocab_sise' in task settings (did you mean 'vocab_size'?); valid keys: task, "
             "vocab_size, seq_len, num_train_examples, num_test_examples, k_motif_size, v_motif_size, multi_query, "
-            "frac_noise, noise_vocab_size, num_tokens_to_copy, seed");
+            "frac_noise, noise_vocab_size, num_tokens_to_copy, seed, num_kv_pairs, power_a");
   EXPECT_EQ(error_of([] { settings_from_config(config::load_string("seq_len: 0.5\n", "s.yml")); }),
             "s.yml:1: seq_len: expected an integer, got 0.5");
   EXPECT_EQ(error_of([] { settings_from_config(config::load_string("task: recall\n", "s.yml")); }),
             "unknown task 'recall'; valid tasks: in-context-recall, noisy-in-context-recall, "
-            "fuzzy-in-context-recall, selective-copying, compression, memorization");
+            "fuzzy-in-context-recall, selective-copying, compression, memorization, mqar");
   // frac_noise accepts an integer.
   EXPECT_EQ(settings_from_config(config::load_string("frac_noise: 0\n")).frac_noise, 0.0);
 }
@@ -131,7 +131,7 @@ TEST(DatasetName, RoundTripsForEveryProtocolSetting) {
 TEST(DatasetName, OtherNamesAndBadElements) {
   EXPECT_FALSE(parse_dataset_dir_name("my-data").has_value());
   EXPECT_EQ(error_of([] { parse_dataset_dir_name("t-XX_vs-16"); }),
-            "dataset directory name 't-XX_vs-16': unknown task shorthand 'XX' (valid: CR, NR, FR, SC, C, M)");
+            "dataset directory name 't-XX_vs-16': unknown task shorthand 'XX' (valid: CR, NR, FR, SC, C, M, MQAR)");
   EXPECT_EQ(error_of([] { parse_dataset_dir_name("t-CR_vs-16_sl-128"); }),
             "dataset directory name 't-CR_vs-16_sl-128' lacks ntr-... (num_train_examples)");
   EXPECT_EQ(error_of([] {

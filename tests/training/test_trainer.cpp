@@ -1,8 +1,10 @@
 // The training loop on a small in-context-recall problem: it learns, it is deterministic, it resumes
-// exactly from a checkpoint, and it reports divergence.
+// exactly from a checkpoint, and it reports divergence. And a small attention model learns mqar (zoology's
+// multi-query associative recall) above chance.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "config/yaml.h"
@@ -28,10 +30,10 @@ TrainData small_recall_data() {
   return {to_tensor(d.train.inputs), to_tensor(d.train.targets), to_tensor(d.test.inputs), to_tensor(d.test.targets)};
 }
 
-std::unique_ptr<models::Model> small_model(int64_t seq_len) {
+std::unique_ptr<models::Model> small_model(int64_t seq_len, int64_t vocab_size = 8) {
   const auto spec = models::arch_from_config(config::load_string(
       "dim: 32\nlayers: [{type: mh-attention, n_heads: 4, rotary_emb_dim: 8}, swiglu, {type: mh-attention, n_heads: 4, rotary_emb_dim: 8}, swiglu]"));
-  auto m = std::make_unique<models::Model>(spec, models::BackboneKind::language_model, 8, seq_len);
+  auto m = std::make_unique<models::Model>(spec, models::BackboneKind::language_model, vocab_size, seq_len);
   m->initialize(12345);
   return m;
 }
@@ -63,6 +65,28 @@ TEST(Trainer, LearnsAndIsDeterministic) {
   // The reported epoch is the one with the lowest test perplexity.
   for (const EpochResult& e : a.epochs) EXPECT_GE(e.test.ppl, a.test.ppl);
   EXPECT_EQ(a.epochs[static_cast<size_t>(a.best_epoch - 1)].test.ppl, a.test.ppl);
+}
+
+// mqar at V = 16, L = 16, 2 pairs: 8 values, so guessing a value scores 1/8 per query and guessing one
+// of the two values in the context 1/2; above 0.8 the model looks the query's key up among the pairs.
+// (`mad train` with this model and data reaches 0.98 in 8 epochs, about 5 s.)
+TEST(Trainer, LearnsMqarAboveChance) {
+  tasks::TaskSettings s;
+  s.task = tasks::TaskId::Mqar;
+  s.vocab_size = 16;
+  s.seq_len = 16;
+  s.num_kv_pairs = 2;
+  s.num_train_examples = 4096;
+  s.num_test_examples = 128;
+  const tasks::Dataset d = tasks::generate_dataset(s);
+  const TrainData data{to_tensor(d.train.inputs), to_tensor(d.train.targets), to_tensor(d.test.inputs),
+                       to_tensor(d.test.targets)};
+  auto model = small_model(data.train_inputs.dim(1), s.vocab_size);
+  const TrainResult r = Trainer(*model, data, small_config(8)).run();
+  ASSERT_EQ(r.status, "completed");
+  std::printf("mqar V=16 L=16 2 pairs: test token accuracy %.3f (chance 0.125), MAD accuracy %.3f\n",
+              r.test.token_acc, r.test.acc);
+  EXPECT_GT(r.test.token_acc, 0.8);
 }
 
 TEST(Trainer, ResumesExactlyFromACheckpoint) {
