@@ -1,9 +1,12 @@
 #include "models/layers/wiring.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "core/rng.h"
 
@@ -28,6 +31,10 @@ Wiring empty_wiring(const char* kind, int64_t units, int64_t motor, int64_t sens
   w.units = units;
   w.motor = motor;
   w.sensory = sensory;
+  // One byte per possible synapse: checked before it is allocated (a fuzzed dim of 2.8e11 asked for 18 TB).
+  const int64_t bytes = checked_mul(checked_add(units, sensory, "wiring inputs + units"), units, "wiring synapses");
+  check_memory(bytes, fmt::format("the {} wiring of {} inputs x {} units", kind, sensory, units),
+               "reduce the projection's dim or width, or raise --max-memory");
   w.adjacency.assign(static_cast<size_t>(units * units), 0);
   w.sensory_adjacency.assign(static_cast<size_t>(sensory * units), 0);
   std::vector<int64_t> all(static_cast<size_t>(units));

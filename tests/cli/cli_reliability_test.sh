@@ -115,6 +115,10 @@ expect_ok "train within --max-memory" "$mad" train --task memorization --layers 
 expect_error "activations beyond --max-memory" "one training step's activations (estimated: .* per sequence x batch_size 64, plus .*) needs .* more than the memory budget of 128.0 MiB" \
   "$mad" train --task in-context-recall --layers mh-attention swiglu --seq-len 1024 --batch-size 64 \
   --num-train-examples 64 --num-test-examples 64 --epochs 1 --max-memory 128M
+# A projection's wiring mask (one byte per synapse) is checked before it is built: fuzzing found a dim of
+# 2.8e11 with a random mask asking for 16.7 TiB (tests/fuzz/corpus/arch_spec/regression-wiring-mask-huge-dim.yml).
+expect_error "wiring mask beyond the budget" "the random wiring of 277777777760 inputs x 66 units needs .* more than the memory budget" \
+  "$mad" describe --arch "$(dirname "$0")/../fuzz/corpus/arch_spec/regression-wiring-mask-huge-dim.yml"
 expect_error "bad --max-memory" "is not a memory size" "$mad" train --task memorization --layers swiglu --max-memory 12Q
 
 finish cli_reliability_test
