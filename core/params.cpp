@@ -41,7 +41,7 @@ void ParamStore::finalize(uint64_t seed) {
                              largest->name, largest->shape.str()));
   }
   block_ = Tensor::zeros(Shape{4 * padded_}, dtype_);
-  Rng rng(seed);
+  Rng rng = parameter_rng(seed);
   for (auto& e : entries_) {
     const size_t bytes = dtype_size(dtype_);
     auto* base = static_cast<std::byte*>(block_.raw());

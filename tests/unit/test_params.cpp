@@ -29,6 +29,22 @@ TEST(ParamStore, HierarchicalNamesOneBlock) {
   EXPECT_THROW(root.param("late", {1}, Init::zeros()), Error);
 }
 
+// The initial weights come from their own stream, not from Rng(seed), which generates a dataset of the
+// same seed (tasks/dataset.cpp): the two must be independent.
+TEST(ParamStore, InitialisationStreamIsNotTheDataStream) {
+  ParamStore store;
+  Param w = ParamScope(store).param("w", {64}, Init::uniform(0, 1));
+  store.finalize(7);
+  const std::vector<float> drawn = w.value().to_vector<float>();
+  auto draw_from = [](Rng rng) {
+    Tensor t = Tensor::zeros(Shape{64}, DType::F32);
+    initialize(t, Init::uniform(0, 1), rng);
+    return t.to_vector<float>();
+  };
+  EXPECT_NE(drawn, draw_from(Rng(7)));
+  EXPECT_EQ(drawn, draw_from(ParamStore::parameter_rng(7)));
+}
+
 TEST(ParamStore, GradientsFromTwoUsesAdd) {
   ParamStore store(DType::F64);
   Param w = ParamScope(store).param("w", {2}, Init::constant(3.0));
