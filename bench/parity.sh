@@ -11,7 +11,8 @@
 #   --seeds "S..."     seeds (default "1 2 3"): seed s generates the dataset (mad data generate --seed s),
 #                      seeds madcpp's initialisation and shuffles, and torch.manual_seed of the reference
 #   --epochs E         cosine schedule length and most epochs (default 100)
-#   --stop-after N     stop after epoch N of the E-epoch schedule (default 0: run all E)
+#   --stop-after N     stop after epoch N of the E-epoch schedule (default 0: run all E); madcpp runs are
+#                      saved after every epoch, so running again with a later N (or none) continues them
 #   --lr LR --weight-decay WD   (default 5e-4 and 0)
 #   --data "FLAGS"     task-setting flags for mad data generate, e.g. "--num_train_examples 1280"
 #   --jobs N           concurrent madcpp runs (default 1), --threads T threads each (default 1)
@@ -97,8 +98,8 @@ for b in "${baselines[@]}"; do
   fi
   for s in $seeds; do
     # One dataset per (task, seed, settings); both trainers read the same files.
-    tag=$(echo "$task $data_flags" | tr -c 'A-Za-z0-9_.\n-' '_')
-    data="$out/data/$tag-s$s"
+    data_tag=$(echo "$task $data_flags" | tr -c 'A-Za-z0-9_.\n-' '_')
+    data="$out/data/$data_tag-s$s"
     if [[ ! -f $data/settings.json ]]; then
       # shellcheck disable=SC2086  # data_flags is a list of flags
       "$mad" data generate --task "$task" --seed "$s" $data_flags --out "$data" --force >/dev/null
@@ -106,8 +107,12 @@ for b in "${baselines[@]}"; do
     train=(--epochs "$epochs" --stop-after "$stop_after" --lr "$lr" --weight-decay "$wd")
     [[ $which == data ]] && continue
     if [[ $which != ref ]] && ! done_already "$run_dir/mad-s$s.jsonl"; then
+      # Saved after every epoch: a run cut off (--stop-after, a timeout, a lost machine) continues where it
+      # stopped when parity.sh runs again; without a checkpoint it starts over, and so does its history.
+      save="$run_dir/mad-s$s.save" resume=""
+      if [[ -f $save/last.ckpt ]]; then resume=--resume; else rm -f "$run_dir/mad-s$s.jsonl"; fi
       mad_jobs+=("$mad train --data-dir $data --layers $layers ${train[*]} --seed $((s + mad_seed_offset)) --threads $threads --quiet --json \
---log-jsonl $run_dir/mad-s$s.jsonl > $run_dir/mad-s$s.json 2> $run_dir/mad-s$s.log")
+--save $save $resume --log-jsonl $run_dir/mad-s$s.jsonl > $run_dir/mad-s$s.json 2> $run_dir/mad-s$s.log")
     fi
     if [[ $which != mad ]] && ! done_already "$run_dir/ref-s$s.jsonl"; then
       ref_jobs+=("OMP_NUM_THREADS=$ref_threads $python $reference --data-dir $data --layers $layers ${train[*]} \

@@ -23,8 +23,11 @@ def load(directory, side):
     for path in sorted(glob.glob(os.path.join(directory, f"{side}-s*.jsonl"))):
         seed = int(re.search(r"-s(\d+)\.jsonl$", path).group(1))
         lines = [json.loads(l) for l in open(path) if l.strip()]
-        if lines:
-            runs[seed] = [l["test_acc"] for l in lines]
+        # By epoch, the last line winning: a run killed after logging an epoch but before saving it
+        # logs that epoch again when resumed.
+        by_epoch = {l["epoch"]: l["test_acc"] for l in lines}
+        if by_epoch:
+            runs[seed] = [by_epoch[e] for e in sorted(by_epoch)]
     return runs
 
 
