@@ -51,7 +51,7 @@ struct ScoreOptions {
   std::vector<TaskExpectation> expected;
   // Tasks scored in their own columns but left out of the overall score (`mad scores` passes the tasks
   // beyond MAD, mqar: its score is not part of the MAD score).
-  std::vector<std::string> outside_mean;
+  std::vector<std::string> outside_mean = {};
   enum class Stat { mean, max };
   Stat stat = Stat::mean;  // over seeds (see above)
 };
