@@ -31,7 +31,8 @@ struct DescribeOptions {
 };
 
 std::string state_text(const models::StateSize& s) {
-  return s.fixed ? fmt::format("{}", s.floats) : fmt::format("{} (grows)", s.floats);
+  if (s.fixed) return fmt::format("{}", s.floats);
+  return s.fixed_part > 0 ? fmt::format("{} (grows; {} fixed)", s.floats, s.fixed_part) : fmt::format("{} (grows)", s.floats);
 }
 
 tasks::TaskId task_id(const std::string& task) {

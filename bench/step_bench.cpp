@@ -57,10 +57,10 @@ std::vector<Workload> canonical_workloads(const models::LayerRegistry& registry)
   const Setting settings[] = {{"icr-128", 127}, {"icr-512", 511}, {"icr-1024", 1023}, {"sc-256", 256}};
   std::vector<Workload> out;
   for (const Setting& s : settings) {
-    out.push_back({s.name, transformer, 128, s.length, 16, 128});
+    out.push_back({s.name, transformer, 128, s.length, 16, 128, {}});
     // Every registered layer alone, so a layer added to the registry is benchmarked without a change here.
     for (const std::string& layer : registry.layer_names())
-      out.push_back({s.name + "/" + layer, {layer}, 128, s.length, 16, 128});
+      out.push_back({s.name + "/" + layer, {layer}, 128, s.length, 16, 128, {}});
   }
   return out;
 }

@@ -136,6 +136,7 @@ StateSize group_state(const config::Value& c, const BuildContext& ctx) {
   for (const config::Value& child : c.at(parallel ? "branches" : "layers").as_list()) {
     const StateSize s = node_state(resolve_node(child, D, registry_of(ctx)), ctx);
     total.floats += s.floats;
+    total.fixed_part += s.fixed_floats();
     total.fixed = total.fixed && s.fixed;
   }
   return total;
@@ -148,6 +149,43 @@ double group_flops(const config::Value& c, const BuildContext& ctx) {
     total += node_mixing_flops(resolve_node(child, D, registry_of(ctx)), ctx);
   return total;
 }
+// Size knobs of a group for iso-state normalisation (models/normalize.h): its children's own size_options,
+// every combination up to kMaxGroupOptions, past that one child at a time from the original. With them
+// `mad normalize` resizes the Hyena beside an attention in a parallel group, while the attention's KV cache
+// (which grows) stays out of the count. A brick use keeps its size: its weights are shared with its other
+// uses, so one use cannot be resized alone.
+constexpr size_t kMaxGroupOptions = 4096;
+
+std::vector<config::Value> group_size_options(const config::Value& c, const BuildContext& ctx) {
+  const bool parallel = c.contains("branches") && c.contains("combine");
+  const char* key = parallel ? "branches" : "layers";
+  const int64_t D = c.get<int64_t>("dim");
+  const LayerRegistry& registry = registry_of(ctx);
+  std::vector<config::Value> combined = {c};
+  const std::vector<config::Value> children = c.at(key).as_list();
+  for (size_t i = 0; i < children.size(); ++i) {
+    const config::Value child = resolve_node(children[i], D, registry);
+    const std::string type = node_type(child);
+    if (type == "brick" || !registry.find(type).size_options) continue;
+    const std::vector<config::Value> alternatives = registry.find(type).size_options(node_config(child), ctx);
+    const bool product = combined.size() * (alternatives.size() + 1) <= kMaxGroupOptions;
+    const size_t n = product ? combined.size() : 1;  // past the cap: vary this child from the original only
+    for (size_t j = 0; j < n; ++j)
+      for (const config::Value& alternative : alternatives) {
+        config::Value node = config::Value::map();
+        node.set("type", config::Value(type));
+        for (const auto& [k, v] : alternative.as_map()) node.set(k, v);
+        config::Value list = config::Value::list();
+        for (size_t k = 0; k < children.size(); ++k) list.push_back(k == i ? node : combined[j].at(key).as_list()[k]);
+        config::Value option = combined[j];
+        option.set(key, std::move(list));
+        combined.push_back(std::move(option));
+      }
+  }
+  combined.erase(combined.begin());  // the original itself
+  return combined;
+}
+
 StateSize brick_state(const config::Value& c, const BuildContext& ctx) {
   return node_state(resolve_node(c.at("body"), c.get<int64_t>("dim"), registry_of(ctx)), ctx);
 }
@@ -309,11 +347,13 @@ MAD_REGISTER_LAYERS(r) {
                       "group: branches on the same input, combined by add, concat (+ projection to dim) or a learned gate",
                       &build<Parallel>, &group_state, &group_flops};
   parallel.small_test_overrides = "{branches: [{type: mlp, dim_inner: 4}, {type: mlp, dim_inner: 3}]}";
+  parallel.size_options = &group_size_options;
   r.add(std::move(parallel));
   LayerEntry sequential{"sequential", "graph", false,
                         "group: its layers applied one after the other (no norm or residual between)",
                         &build<Sequential>, &group_state, &group_flops};
   sequential.small_test_overrides = "{layers: [{type: mlp, dim_inner: 4}, {type: mlp, dim_inner: 3}]}";
+  sequential.size_options = &group_size_options;
   r.add(std::move(sequential));
   LayerEntry brick{"brick", "graph", false,
                    "a use of a named brick from the spec's 'bricks:' map (weights shared over uses)", &build<BrickUse>,

@@ -47,7 +47,7 @@ double change_of(const Option& o, const Option& original) {
 // whose state is not fixed, or that duplicate another option's (state, params) with a larger change are dropped.
 std::vector<Option> layer_options(const LayerEntry& entry, const config::Value& config, const BuildContext& ctx,
                                   bool growing) {
-  Option original{config, growing ? 0 : entry.state(config, ctx).floats, layer_params(entry, config, ctx), 0.0};
+  Option original{config, growing ? 0 : entry.state(config, ctx).fixed_floats(), layer_params(entry, config, ctx), 0.0};
   std::vector<Option> out = {original};
   if (growing || !entry.size_options) return out;
   std::map<std::pair<int64_t, int64_t>, size_t> seen = {{{original.state, original.params}, 0}};
@@ -55,8 +55,8 @@ std::vector<Option> layer_options(const LayerEntry& entry, const config::Value& 
     Option o;
     try {
       const StateSize s = entry.state(candidate, ctx);
-      if (!s.fixed) continue;
-      o.state = s.floats;
+      if (!s.fixed && s.fixed_part == 0) continue;
+      o.state = s.fixed_floats();  // a group's attention part grows and is not counted
       o.params = layer_params(entry, candidate, ctx);
     } catch (const Error&) {
       continue;  // an option the layer rejects at this shape (e.g. a window longer than the sequence)
@@ -266,15 +266,17 @@ NormalizeResult normalize(const ArchSpec& spec, const NormalizeShape& shape, con
     const StateSize state = model.layer_state(i);
     LayerChange change;
     change.type = layer.type;
-    change.growing = !state.fixed;
+    change.partly_growing = !state.fixed && state.fixed_part > 0;
+    change.growing = !state.fixed && !change.partly_growing;
     change.has_options = entry.size_options != nullptr;
-    change.state_before = state.floats;
+    change.state_before = change.growing ? state.floats : state.fixed_floats();
     change.params_before = model.layer_params(i);
     base_params -= change.params_before;
-    if (state.fixed) result.state_before += state.floats;
-    else result.growing_state += state.floats;
-    // A wiring is not a registered sequence mixer, but its nodes' state (a core, a conv) makes it one.
-    any_fixed_mixer = any_fixed_mixer || ((entry.sequence_mixer || state.floats > 0) && state.fixed);
+    result.state_before += state.fixed_floats();
+    result.growing_state += state.floats - state.fixed_floats();
+    // A wiring or group is not a registered sequence mixer, but its nodes' fixed state (a core, a conv, a
+    // Hyena beside an attention) makes it one.
+    any_fixed_mixer = any_fixed_mixer || (state.fixed && entry.sequence_mixer) || state.fixed_floats() > 0;
     try {
       options[i] = layer_options(entry, layer.config, ctx, change.growing);
     } catch (const Error& e) {
@@ -322,7 +324,7 @@ NormalizeResult normalize(const ArchSpec& spec, const NormalizeShape& shape, con
   result.params = normalised.params_without_embeddings();
   for (size_t i = 0; i < result.spec.layers.size(); ++i) {
     const StateSize s = normalised.layer_state(i);
-    if (s.fixed) result.state += s.floats;
+    result.state += s.fixed_floats();
   }
   result.state_exact = result.state == target.state;
   if (target.params > 0)
@@ -370,9 +372,10 @@ std::string normalize_report(const NormalizeResult& r, const NormalizeTarget& ta
   std::string out = fmt::format("{:>3}  {:<26} {:>16} {:>16}\n", "#", "layer", "state", "params");
   for (size_t i = 0; i < r.layers.size(); ++i) {
     const LayerChange& l = r.layers[i];
-    std::string note = l.growing ? "  (grows with the sequence: unchanged, not counted)"
-                       : !l.has_options ? "  (no size options: unchanged)"
-                                        : "";
+    std::string note = l.growing          ? "  (grows with the sequence: unchanged, not counted)"
+                       : l.partly_growing ? "  (its attention's KV cache grows: not counted)"
+                       : !l.has_options   ? "  (no size options: unchanged)"
+                                          : "";
     out += fmt::format("{:>3}  {:<26} {:>16} {:>16}{}\n", i, l.type, fmt::format("{} -> {}", l.state_before, l.state_after),
                        fmt::format("{} -> {}", l.params_before, l.params_after), note);
   }

@@ -49,7 +49,9 @@ struct LayerChange {
   std::string type;
   int64_t state_before = 0, state_after = 0;
   int64_t params_before = 0, params_after = 0;
-  bool growing = false;      // state grows with the sequence: left unchanged, excluded from N
+  bool growing = false;      // all its state grows with the sequence: left unchanged, excluded from N
+  bool partly_growing = false;  // a group or wiring with an attention beside fixed-state parts: only those
+                                // are counted (state_before/after) and resized
   bool has_options = true;   // false: the layer has no size_options and keeps its configuration
 };
 

@@ -26,6 +26,11 @@ namespace mad::models {
 struct StateSize {
   int64_t floats = 0;
   bool fixed = true;
+  // Of a state that grows (fixed false), the floats that do not: the fixed-state branches of a group or
+  // the nodes of a wiring beside an attention (0 for a layer whose whole state grows). Iso-state
+  // normalisation counts and resizes this part (models/normalize.h).
+  int64_t fixed_part = 0;
+  int64_t fixed_floats() const { return fixed ? floats : fixed_part; }
 };
 
 // What a wiring node (models/wiring_graph.h) needs to know about an atomic block of the `block` family: how many

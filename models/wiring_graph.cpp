@@ -281,6 +281,7 @@ StateSize state(const config::Value& c, const BuildContext& ctx) {
   for (const auto& [name, node] : c.at("nodes").as_map()) {
     const StateSize s = node_state(node_without_wiring_keys(node), ctx);
     total.floats += s.floats;
+    total.fixed_part += s.fixed_floats();
     total.fixed = total.fixed && s.fixed;
   }
   return total;

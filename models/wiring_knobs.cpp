@@ -1,5 +1,7 @@
 #include "models/wiring_knobs.h"
 
+#include <fmt/format.h>
+
 #include <map>
 #include <string>
 
@@ -8,11 +10,30 @@
 namespace mad::models {
 namespace {
 
-// "$name" -> name; anything else -> "".
-std::string knob_reference(const config::Value& v) {
-  if (v.kind() != config::Value::Kind::String) return "";
+// A use of a knob: "$name" or "$name*F" (the knob's value times F, e.g. an up-projection twice the inner width).
+struct KnobUse {
+  std::string name;  // "" when the setting is not a knob use
+  int64_t factor = 1;
+};
+
+// The part after "name" in "$name*F" or "node.key*F": F, checked to be a positive integer up to 1024.
+int64_t use_factor(const std::string& text, size_t star, const config::Value& where) {
+  if (star == std::string::npos) return 1;
+  const std::string f = text.substr(star + 1);
+  int64_t factor = 0;
+  const bool digits = !f.empty() && f.size() <= 4 && f.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) factor = std::stoll(f);
+  MAD_CHECK(digits && factor >= 1 && factor <= 1024,
+            "{}: '{}': a knob use is $name or $name*F with F an integer from 1 to 1024", where.where(), text);
+  return factor;
+}
+
+KnobUse knob_use(const config::Value& v) {
+  if (v.kind() != config::Value::Kind::String) return {};
   const std::string& s = v.as_string();
-  return s.size() > 1 && s[0] == '$' ? s.substr(1) : "";
+  if (s.size() < 2 || s[0] != '$') return {};
+  const size_t star = s.find('*');
+  return {s.substr(1, star == std::string::npos ? std::string::npos : star - 1), use_factor(s, star, v)};
 }
 
 std::string knob_names(const config::Value& knobs) {
@@ -66,11 +87,12 @@ void apply_wiring_knobs(config::Value& wiring) {
   for (const auto& [node_name, node] : nodes.as_map()) {
     if (!node.is_map()) continue;
     for (const auto& [key, value] : node.as_map()) {
-      const std::string ref = knob_reference(value);
-      if (ref.empty()) continue;
-      MAD_CHECK(knobs.contains(ref), "{}: node '{}' uses knob '{}', which is not defined; knobs: {}", value.where(),
-                node_name, ref, given.as_map().empty() ? std::string("none") : knob_names(given));
-      uses[ref].push_back(config::Value(node_name + "." + key));
+      const KnobUse use = knob_use(value);
+      if (use.name.empty()) continue;
+      MAD_CHECK(knobs.contains(use.name), "{}: node '{}' uses knob '{}', which is not defined; knobs: {}",
+                value.where(), node_name, use.name, given.as_map().empty() ? std::string("none") : knob_names(given));
+      const std::string place = node_name + "." + key;
+      uses[use.name].push_back(config::Value(use.factor == 1 ? place : fmt::format("{}*{}", place, use.factor)));
     }
   }
   for (const auto& [name, knob] : knobs.as_map()) {
@@ -80,14 +102,20 @@ void apply_wiring_knobs(config::Value& wiring) {
                 given.at(name).where(), name, name);
       k.set("at", uses[name]);
     }
-    // Write the value wherever the knob is used ("node.key").
+    // Write the value wherever the knob is used ("node.key", or "node.key*F": the value times F).
+    const int64_t value = k.get<int64_t>("value");
     for (const config::Value& place : k.at("at").as_list()) {
       const std::string& p = place.as_string();
-      const size_t dot = p.find('.');
-      MAD_CHECK(dot != std::string::npos && nodes.contains(p.substr(0, dot)),
+      const size_t dot = p.find('.'), star = p.find('*');
+      MAD_CHECK(dot != std::string::npos && dot < star && nodes.contains(p.substr(0, dot)),
                 "{}: knob '{}' is used at '{}', which is not a node setting", place.where(), name, p);
+      const int64_t factor = use_factor(p, star, place);
+      int64_t written = 0;
+      MAD_CHECK(!__builtin_mul_overflow(value, factor, &written), "{}: knob '{}': {} x {} at '{}' overflows",
+                place.where(), name, value, factor, p);
       config::Value node = nodes.at(p.substr(0, dot));
-      node.set(p.substr(dot + 1), k.at("value"));
+      node.set(p.substr(dot + 1, star == std::string::npos ? std::string::npos : star - dot - 1),
+               factor == 1 ? k.at("value") : config::Value(written));
       nodes.set(p.substr(0, dot), node);
     }
     knobs.set(name, k);

@@ -6,7 +6,8 @@
 //   nodes: {q: {type: linear, in: x, width: $qk}, igate_preact: {type: linear, in: x, width: $heads}, ...}
 //
 // A knob is an integer, or {value, options} with options a list or a range {from, to, step}; only a node's own settings (not nested maps, not `in`/`out`)
-// may be "$name". Resolution records where each knob is used (`at: [node.key, ...]`, part of the resolved
+// may be "$name", or "$name*F" for the value times an integer F (1 to 1024; an up-projection twice the
+// inner width). Resolution records where each knob is used (`at: [node.key, node.key*F, ...]`, part of the resolved
 // configuration and so of the architecture hash) and writes its value there; a later change of `value`
 // (what normalisation does) is written to the same places. An unknown or unused knob is a one-line error.
 #pragma once

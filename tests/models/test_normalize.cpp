@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "config/yaml.h"
 #include "core/error.h"
@@ -138,6 +139,78 @@ TEST(Normalize, AWiringsKnobsNormaliseLikeTheCppLayer) {
   EXPECT_EQ(r.spec.layers.at(0).config.at("nodes").at("k").get<int64_t>("width"), knobs.at("qk_dim").get<int64_t>("value"));
   const ArchSpec reloaded = arch_from_config(config::load_string(to_yaml(r.spec)));
   EXPECT_EQ(arch_hash(reloaded), arch_hash(r.spec));
+}
+
+// Issue 18's target: every preset of configs/architectures/ normalises to a state of 4096 exactly, except the
+// one whose only sequence mixer is softmax attention (its KV cache grows; that is a one-line error).
+TEST(Normalize, EveryPresetReaches4096) {
+  int presets = 0;
+  for (const auto& file : std::filesystem::directory_iterator(std::string(MAD_SOURCE_DIR) + "/configs/architectures")) {
+    if (file.path().extension() != ".yml") continue;
+    ++presets;
+    SCOPED_TRACE(file.path().filename().string());
+    const ArchSpec spec = arch_from_file(file.path().string());
+    if (file.path().filename() == "mad-transformer.yml") {
+      EXPECT_NE(testing::error_of([&] { normalize(spec, kShape, {4096}); }).find("has no fixed-state sequence mixer"),
+                std::string::npos);
+      continue;
+    }
+    const NormalizeResult r = normalize(spec, kShape, {4096});
+    EXPECT_TRUE(r.state_exact) << r.state;
+    const ArchDescription d = describe_spec(r.spec);
+    int64_t fixed = 0;
+    for (const auto& layer : d.layers) fixed += layer.state.fixed_floats();
+    EXPECT_EQ(fixed, 4096);
+  }
+  EXPECT_GE(presets, 15);
+}
+
+// A parallel group is resized through its children's knobs (models/graph.cpp): the Hyena beside an attention
+// changes, the attention and its growing KV cache do not, and only the fixed part is counted.
+TEST(Normalize, AParallelGroupResizesItsFixedStateBranch) {
+  const ArchSpec spec = arch_from_file(std::string(MAD_SOURCE_DIR) + "/configs/architectures/parallel-attention-hyena.yml");
+  const NormalizeResult before = normalize(spec, kShape, {4096});
+  EXPECT_EQ(before.state_before, 4096);  // two Hyena branches of 2048; the attention's 2 x 32768 are not counted
+  EXPECT_EQ(before.growing_state, 2 * 32768);
+  const NormalizeResult r = normalize(spec, kShape, {3 * 2048});
+  EXPECT_EQ(r.state, 3 * 2048);
+  EXPECT_EQ(r.growing_state, 2 * 32768);
+  EXPECT_TRUE(r.layers.at(0).partly_growing);
+  EXPECT_FALSE(r.layers.at(0).growing);
+  for (size_t i : {0u, 2u}) {
+    const config::Value& branches = r.spec.layers.at(i).config.at("branches");
+    EXPECT_EQ(branches.as_list().at(0), spec.layers.at(i).config.at("branches").as_list().at(0));  // the attention
+  }
+  EXPECT_NE(r.spec.layers.at(0).config.at("branches").as_list().at(1), spec.layers.at(0).config.at("branches").as_list().at(1));
+  const ArchSpec reloaded = arch_from_config(config::load_string(to_yaml(r.spec)));
+  EXPECT_EQ(arch_hash(reloaded), arch_hash(r.spec));
+  // The branch takes the size a Hyena layer on its own takes for the same state.
+  const NormalizeResult grouped = normalize(spec, kShape, {8192});
+  const NormalizeResult alone = normalize(arch_from_file(std::string(MAD_SOURCE_DIR) + "/configs/architectures/hyena.yml"),
+                                          kShape, {8192});
+  ASSERT_TRUE(grouped.state_exact && alone.state_exact);
+  EXPECT_EQ(grouped.params - grouped.params_before, alone.params - alone.params_before);
+}
+
+// "$name*F" writes the knob's value times F (the pre-up block's up-projection is twice its inner width),
+// recorded as "node.key*F"; a bad factor is a one-line error.
+TEST(Normalize, WiringKnobFactors) {
+  const std::string head = "layers:\n  - type: wiring\n    input: x\n    knobs: {w: 48}\n    nodes:\n";
+  const ArchSpec spec = arch_from_config(config::load_string(
+      head + "      a: {type: linear, in: x, width: $w*2}\n      b: {type: linear, in: a, width: $w}\n"
+             "      c: {type: linear, in: b}\n    output: c\n"));
+  const config::Value& c = spec.layers.at(0).config;
+  EXPECT_EQ(c.at("nodes").at("a").get<int64_t>("width"), 96);
+  EXPECT_EQ(c.at("nodes").at("b").get<int64_t>("width"), 48);
+  EXPECT_EQ(c.at("knobs").at("w").at("at").as_list().at(0).as_string(), "a.width*2");
+  for (const char* bad : {"$w*0", "$w*x", "$w*2000"}) {
+    const std::string e = testing::error_of([&] {
+      arch_from_config(config::load_string(head + "      a: {type: linear, in: x, width: " + std::string(bad) +
+                                           "}\n    output: a\n"));
+    });
+    EXPECT_NE(e.find("a knob use is $name or $name*F with F an integer from 1 to 1024"), std::string::npos) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos);
+  }
 }
 
 TEST(Normalize, WiringKnobErrorsAreOneLine) {
