@@ -162,9 +162,11 @@ void run_bench(BenchOptions& o) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (const bench::Workload& w : chosen) {
     const std::string arch = w.arch_file.empty() ? "" : fmt::format(" --arch '{}'", w.arch_file);
-    const std::string cmd = fmt::format("'{}' bench --child --workloads '{}' --threads {} --steps {} --warmup {} "
-                                        "--batch {} --gemm-peak {} --precision {}{}{}{}",
-                                        self, w.name, o.threads, o.steps, o.warmup, o.batch, o.gemm_peak, o.precision,
+    // --batch only when given: the child's option accepts 1 and more, and 0 means "the workload's".
+    const std::string batch = o.batch > 0 ? fmt::format(" --batch {}", o.batch) : "";
+    const std::string cmd = fmt::format("'{}' bench --child --workloads '{}' --threads {} --steps {} --warmup {}"
+                                        "{} --gemm-peak {} --precision {}{}{}{}",
+                                        self, w.name, o.threads, o.steps, o.warmup, batch, o.gemm_peak, o.precision,
                                         arch, o.json ? " --json" : "", o.profile ? " --profile" : "");
     std::fflush(stdout);
     const int status = std::system(cmd.c_str());

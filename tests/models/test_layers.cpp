@@ -85,6 +85,15 @@ TEST(Registry, ReferenceCountsAndStates) {
   EXPECT_EQ(model.layer_state(5).floats, 8448);
 }
 
+// Based at D = 128 (16 heads, F 16, Dh 8; no biases): q, k 2 * 128*256, v 128*128, out_proj 128*128 = 98,304;
+// state as the reference's inference cache, 16 heads * (1 + 16 + 256) features * (8 value + 1 normaliser) = 39,312.
+TEST(Registry, BasedCountAndState) {
+  Model model(arch_from_names(std::vector<std::string>{"based"}, 128), BackboneKind::language_model, 16, 127);
+  EXPECT_EQ(model.layer_params(0), 2 * 128 * 256 + 128 * 128 + 128 * 128);
+  EXPECT_EQ(model.layer_state(0).floats, 16 * 273 * 9);
+  EXPECT_TRUE(model.layer_state(0).fixed);
+}
+
 // mLSTM layers at D = 128, counted by hand from the definitions in models/layers/mlstm.cpp:
 //   mlstm:       q, k, v 3 * 128*128 + gates 2 * (128*8 + 8) + out_proj 128*128            = 67,600
 //   mlstm-block: q, k 2 * 128*64 + v 128*128 + output gate 128*128 + gates 2 * (128*4 + 4)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "config/yaml.h"
 #include "models/backbone.h"
 #include "tests/support/gradcheck.h"
 #include "tests/support/evaluate.h"
@@ -105,6 +106,21 @@ TEST(MixerForms, LinearAttentionRunningSumsEqualQuadratic) {
     // T = 37 spans three 16-step chunks of the running-sum form.
     expect_forms_agree(name, "parallel_implementation", config::Value(std::string("linear")),
                        config::Value(std::string("quadratic")), 16, 37, 1e-9, base);
+  }
+}
+
+// Based (models/layers/based.cpp): the closed-form kernel 1 + s + s^2/2 of the quadratic form, the explicit
+// Taylor features with running sums (T = 37 spans three 16-step chunks) and the token-by-token recurrence
+// agree, output and every gradient, also with a value head width other than D / H.
+TEST(MixerForms, BasedQuadraticLinearAndRecurrentAgree) {
+  for (const char* head_dim : {"null", "5"}) {
+    SCOPED_TRACE(head_dim);
+    config::Value base = config::load_string(std::string("{num_heads: 2, feature_dim: 3, head_dim: ") + head_dim + "}");
+    const config::Value quadratic(std::string("quadratic"));
+    expect_forms_agree("based", "parallel_implementation", quadratic, config::Value(std::string("linear")), 16, 37,
+                       1e-10, base);
+    expect_forms_agree("based", "parallel_implementation", quadratic, config::Value(std::string("recurrent")), 16, 37,
+                       1e-10, base);
   }
 }
 
