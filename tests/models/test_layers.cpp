@@ -94,6 +94,14 @@ TEST(Registry, BasedCountAndState) {
   EXPECT_TRUE(model.layer_state(0).fixed);
 }
 
+// Mamba-2 at D = 128 (E 256, 4 heads of 64, N 128, conv 4): in_proj 128 * (2*256 + 2*128 + 4), conv
+// (256 + 2*128) * 4 + bias 512, dt_bias, A_log, D 3 * 4, norm 256, out_proj 256 * 128 = 134,412; state E N = 32,768.
+TEST(Registry, Mamba2CountAndState) {
+  Model model(arch_from_names(std::vector<std::string>{"mamba2"}, 128), BackboneKind::language_model, 16, 127);
+  EXPECT_EQ(model.layer_params(0), 128 * 772 + 512 * 4 + 512 + 3 * 4 + 256 + 256 * 128);
+  EXPECT_EQ(model.layer_state(0).floats, 256 * 128);
+}
+
 // mLSTM layers at D = 128, counted by hand from the definitions in models/layers/mlstm.cpp:
 //   mlstm:       q, k, v 3 * 128*128 + gates 2 * (128*8 + 8) + out_proj 128*128            = 67,600
 //   mlstm-block: q, k 2 * 128*64 + v 128*128 + output gate 128*128 + gates 2 * (128*4 + 4)

@@ -124,6 +124,18 @@ TEST(MixerForms, BasedQuadraticLinearAndRecurrentAgree) {
   }
 }
 
+// Mamba-2 (models/layers/mamba.cpp): SSD's masked dual form, its chunks (T = 37 spans three chunks of 16),
+// the selective scan with the per-head decay repeated and the token-by-token recurrence agree, output and
+// every gradient; 4 heads of 8 at width 16.
+TEST(MixerForms, Mamba2QuadraticChunkedScanAndRecurrentAgree) {
+  const config::Value base = config::load_string("{d_state: 3, headdim: 8, chunk_size: 16}");
+  const config::Value quadratic(std::string("quadratic"));
+  for (const char* other : {"chunked", "scan", "recurrent"}) {
+    SCOPED_TRACE(other);
+    expect_forms_agree("mamba2", "mode", quadratic, config::Value(std::string(other)), 16, 37, 1e-10, base);
+  }
+}
+
 TEST(MixerForms, GatedLinearAttentionChunkedEqualsRecurrent) {
   for (const char* name : {"gated-linear-attention", "mh-gated-linear-attention"}) {
     config::Value base = config::Value::map();
