@@ -102,6 +102,19 @@ TEST(Registry, Mamba2CountAndState) {
   EXPECT_EQ(model.layer_state(0).floats, 256 * 128);
 }
 
+// The delta-rule layers at D = 128 (models/layers/delta_net.cpp), counted by hand. deltanet (4 heads of 32): q, k,
+// v 3 * 128*128, b_proj 128*4, three short convs 3 * 128*4, o_norm 32, o_proj 128*128 = 67,616, state 4*32*32.
+// gated-deltanet (6 heads, Dk 16, Dv 32): q, k 2 * 128*96, v and g_proj 2 * 128*192, a_proj and b_proj 2 * 128*6,
+// A_log and dt_bias 2 * 6, convs (96 + 96 + 192) * 4, o_norm 32, o_proj 192*128 = 101,420, state 6*16*32.
+TEST(Registry, DeltaRuleCountsAndStates) {
+  Model model(arch_from_names(std::vector<std::string>{"deltanet", "gated-deltanet"}, 128), BackboneKind::language_model,
+              16, 127);
+  EXPECT_EQ(model.layer_params(0), 3 * 128 * 128 + 128 * 4 + 3 * 128 * 4 + 32 + 128 * 128);
+  EXPECT_EQ(model.layer_state(0).floats, 4 * 32 * 32);
+  EXPECT_EQ(model.layer_params(1), 2 * 128 * 96 + 2 * 128 * 192 + 2 * 128 * 6 + 2 * 6 + 384 * 4 + 32 + 192 * 128);
+  EXPECT_EQ(model.layer_state(1).floats, 6 * 16 * 32);
+}
+
 // mLSTM layers at D = 128, counted by hand from the definitions in models/layers/mlstm.cpp:
 //   mlstm:       q, k, v 3 * 128*128 + gates 2 * (128*8 + 8) + out_proj 128*128            = 67,600
 //   mlstm-block: q, k 2 * 128*64 + v 128*128 + output gate 128*128 + gates 2 * (128*4 + 4)

@@ -136,6 +136,20 @@ TEST(MixerForms, Mamba2QuadraticChunkedScanAndRecurrentAgree) {
   }
 }
 
+// DeltaNet and Gated DeltaNet (models/layers/delta_net.cpp): the chunkwise WY/UT form (chunks of 8, the last of
+// T = 37 padded; and one chunk longer than T) equals the token-by-token delta rule, output and every gradient.
+TEST(MixerForms, DeltaRuleChunkwiseEqualsRecurrent) {
+  for (const char* name : {"deltanet", "gated-deltanet"}) {
+    for (int chunk : {8, 64}) {
+      SCOPED_TRACE(std::string(name) + " chunk " + std::to_string(chunk));
+      config::Value base = config::load_string(std::string(name) == "deltanet" ? "{num_heads: 2}" : "{num_heads: 2, head_dim: 4}");
+      base.set("chunk_size", config::Value(chunk));
+      expect_forms_agree(name, "mode", config::Value(std::string("chunk")), config::Value(std::string("recurrent")), 16,
+                         37, 1e-10, base);
+    }
+  }
+}
+
 TEST(MixerForms, GatedLinearAttentionChunkedEqualsRecurrent) {
   for (const char* name : {"gated-linear-attention", "mh-gated-linear-attention"}) {
     config::Value base = config::Value::map();
