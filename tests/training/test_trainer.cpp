@@ -21,14 +21,18 @@ Tensor to_tensor(const tasks::TokenMatrix& m) {
   return Tensor::from<int32_t>({m.rows, m.cols}, std::span<const int32_t>(m.data));
 }
 
+TrainData train_data_of(const tasks::TaskSettings& s) {
+  const tasks::Dataset d = tasks::generate_dataset(s);
+  return {to_tensor(d.train.inputs), to_tensor(d.train.targets), to_tensor(d.test.inputs), to_tensor(d.test.targets)};
+}
+
 TrainData small_recall_data() {
   tasks::TaskSettings s;
   s.vocab_size = 8;
   s.seq_len = 16;
   s.num_train_examples = 256;
   s.num_test_examples = 64;
-  const tasks::Dataset d = tasks::generate_dataset(s);
-  return {to_tensor(d.train.inputs), to_tensor(d.train.targets), to_tensor(d.test.inputs), to_tensor(d.test.targets)};
+  return train_data_of(s);
 }
 
 std::unique_ptr<models::Model> small_model(int64_t seq_len, int64_t vocab_size = 8) {
@@ -79,9 +83,7 @@ TEST(Trainer, LearnsMqarAboveChance) {
   s.num_kv_pairs = 2;
   s.num_train_examples = 4096;
   s.num_test_examples = 128;
-  const tasks::Dataset d = tasks::generate_dataset(s);
-  const TrainData data{to_tensor(d.train.inputs), to_tensor(d.train.targets), to_tensor(d.test.inputs),
-                       to_tensor(d.test.targets)};
+  const TrainData data = train_data_of(s);
   auto model = small_model(data.train_inputs.dim(1), s.vocab_size);
   const TrainResult r = Trainer(*model, data, small_config(8)).run();
   ASSERT_EQ(r.status, "completed");
@@ -101,9 +103,7 @@ TEST(Trainer, NewMixersLearnInContextRecallAboveChance) {
   s.seq_len = 16;
   s.num_train_examples = 1024;
   s.num_test_examples = 128;
-  const tasks::Dataset d = tasks::generate_dataset(s);
-  const TrainData data{to_tensor(d.train.inputs), to_tensor(d.train.targets), to_tensor(d.test.inputs),
-                       to_tensor(d.test.targets)};
+  const TrainData data = train_data_of(s);
   auto accuracy = [&](const std::string& layers) {
     models::Model model(models::arch_from_config(config::load_string("dim: 32\nlayers: " + layers)),
                         models::BackboneKind::language_model, s.vocab_size, data.train_inputs.dim(1));
