@@ -16,12 +16,14 @@
 //
 // Two forms (`mode`), the same numbers (tests/models/test_mixer_layers.cpp, 1e-10 in float64):
 //   chunk      the chunkwise WY/UT form (FLA's chunk_delta_rule): within a chunk of C tokens the delta-rule
-//              inputs U = T (b v) and W = T (b k e^G) come from one triangular solve T = (I + A)^-1,
-//              A = strictly-lower((b k) k^T o e^{G_i - G_j}), done row by row; the state passes between chunks;
+//              inputs U = T (b v) and W = T (b k e^G) come from one triangular inverse T = (I + A)^-1,
+//              A = strictly-lower((b k) k^T o e^{G_i - G_j}), by forward substitution
+//              (models/layers/unit_lower_inverse.h); the state passes between chunks;
 //   recurrent  the state stepped token by token from the formula above (the oracle).
 #include <cmath>
 
 #include "models/layers/config_checks.h"
+#include "models/layers/unit_lower_inverse.h"
 #include "models/registry.h"
 #include "models/size_options.h"
 
@@ -175,19 +177,10 @@ class DeltaNet : public Layer {
     Var kb = kc * bc;
     Var A = matmul(kb, kc, false, true);                                                        // [B, H, n, C, C]
     if (decay.defined()) A = A * decay;
-    // Right-hand sides b v and b k e^G, solved together: rows i = 0..C-1 of (I + A) X = R, A strictly lower.
-    Var keys_rhs = G.defined() ? kb * exp(G) : kb;
-    const Var rhs_parts[] = {vc * bc, keys_rhs};
-    Var R = concat(rhs_parts, -1);                                                              // [B, H, n, C, Dv + Dk]
-    std::vector<Var>& rows = rows_;
-    rows.assign(1, slice(R, 3, 0, 1));
-    for (int64_t i = 1; i < C; ++i) {
-      Var known = concat(std::span<const Var>(rows), 3);                                        // [B, H, n, i, Dv + Dk]
-      Var a = slice(slice(A, 3, i, i + 1), 4, 0, i);                                            // [B, H, n, 1, i]
-      rows.push_back(slice(R, 3, i, i + 1) - matmul(a, known));
-    }
-    Var X = concat(std::span<const Var>(rows), 3);
-    Var U = slice(X, -1, 0, Dv), W = slice(X, -1, Dv, Dv + Dk);                                 // [B, H, n, C, .]
+    // T = (I + A)^-1 with A strictly lower (its diagonal and above are not read), then the inputs of the
+    // delta rule U = T (b v) and W = T (b k e^G).
+    Var Tinv = unit_lower_inverse(tape, -A, rows_);                                            // [B, H, n, C, C]
+    Var U = matmul(Tinv, vc * bc), W = matmul(Tinv, G.defined() ? kb * exp(G) : kb);           // [B, H, n, C, .]
     // The chunks in order: o = (q e^G) S + (q k^T o decay, lower incl. the diagonal) (U - W S).
     Var scores = matmul(qc, kc, false, true);
     scores = decay.defined() ? scores * decay : causal_mask(scores, 0.0);                      // [B, H, n, C, C]

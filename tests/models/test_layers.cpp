@@ -115,6 +115,18 @@ TEST(Registry, DeltaRuleCountsAndStates) {
   EXPECT_EQ(model.layer_state(1).floats, 6 * 16 * 32);
 }
 
+// RWKV-7 at D = 128 (2 heads of 64; low-rank widths 32, 32, 64): six mixes 6 * 128, k_k, k_a 2 * 128, r_k 2 * 64,
+// r, k, v, o 4 * 128*128, w and a adapters 2 * (128*32 + 32*128 + 128), gate adapter 128*64 + 64*128, GroupNorm
+// 2 * 128 = 99,968; state 2 * 64 * 64. Its channel mixer: x_k 128, key and value 2 * 128*512 = 131,200.
+TEST(Registry, Rwkv7CountsAndState) {
+  Model model(arch_from_names(std::vector<std::string>{"rwkv7-time-mixer", "rwkv7-channel-mixer"}, 128),
+              BackboneKind::language_model, 16, 127);
+  EXPECT_EQ(model.layer_params(0), 6 * 128 + 2 * 128 + 2 * 64 + 4 * 128 * 128 + 2 * (128 * 32 + 32 * 128 + 128) +
+                                       2 * 128 * 64 + 2 * 128);
+  EXPECT_EQ(model.layer_state(0).floats, 2 * 64 * 64);
+  EXPECT_EQ(model.layer_params(1), 128 + 2 * 128 * 512);
+}
+
 // mLSTM layers at D = 128, counted by hand from the definitions in models/layers/mlstm.cpp:
 //   mlstm:       q, k, v 3 * 128*128 + gates 2 * (128*8 + 8) + out_proj 128*128            = 67,600
 //   mlstm-block: q, k 2 * 128*64 + v 128*128 + output gate 128*128 + gates 2 * (128*4 + 4)

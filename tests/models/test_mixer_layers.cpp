@@ -150,6 +150,18 @@ TEST(MixerForms, DeltaRuleChunkwiseEqualsRecurrent) {
   }
 }
 
+// RWKV-7's time mixer (models/layers/rwkv.cpp): the chunked generalised delta rule (chunks of 8 with the last of
+// T = 37 padded, and one chunk longer than T) equals the token-by-token rule, output and every gradient.
+TEST(MixerForms, Rwkv7ChunkedEqualsRecurrent) {
+  for (int chunk : {8, 64}) {
+    SCOPED_TRACE(chunk);
+    config::Value base = config::load_string("{head_dim: 4, decay_low_rank_dim: 3, a_low_rank_dim: 3, gate_low_rank_dim: 3}");
+    base.set("chunk_size", config::Value(chunk));
+    expect_forms_agree("rwkv7-time-mixer", "mode", config::Value(std::string("chunk")),
+                       config::Value(std::string("recurrent")), 16, 37, 1e-10, base);
+  }
+}
+
 TEST(MixerForms, GatedLinearAttentionChunkedEqualsRecurrent) {
   for (const char* name : {"gated-linear-attention", "mh-gated-linear-attention"}) {
     config::Value base = config::Value::map();

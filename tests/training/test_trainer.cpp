@@ -93,10 +93,10 @@ TEST(Trainer, LearnsMqarAboveChance) {
 }
 
 // Issue 22's training check for the new mixers: two layers of each (models/layers/based.cpp, mamba2 in
-// models/layers/mamba.cpp, models/layers/delta_net.cpp) learn in-context recall at V = 8, L = 16 well above what
+// models/layers/mamba.cpp, models/layers/delta_net.cpp, rwkv7 in models/layers/rwkv.cpp) learn in-context recall at V = 8, L = 16 well above what
 // the same backbone without a sequence mixer reaches, which can only guess a value from the probe key alone
-// (measured after 6 epochs: based 0.579, mamba2 0.978, deltanet 1.000, gated-deltanet 0.984, no mixer 0.278;
-// about 9 s in all).
+// (measured after 6 epochs: based 0.579, mamba2 0.978, deltanet 1.000, gated-deltanet 0.984, rwkv7 0.999 with
+// its channel mixer, no mixer 0.278; about 14 s in all).
 TEST(Trainer, NewMixersLearnInContextRecallAboveChance) {
   tasks::TaskSettings s;
   s.vocab_size = 8;
@@ -113,10 +113,14 @@ TEST(Trainer, NewMixersLearnInContextRecallAboveChance) {
     return r.test.acc;
   };
   const double no_mixer = accuracy("[swiglu, swiglu]");
-  for (const char* mixer : {"{type: based, num_heads: 4, feature_dim: 8}", "{type: mamba2, d_state: 16, headdim: 16}",
-                            "{type: deltanet, num_heads: 4}", "{type: gated-deltanet, num_heads: 4, head_dim: 8}"}) {
-    const double acc = accuracy(fmt::format("[{0}, swiglu, {0}, swiglu]", mixer));
-    std::printf("in-context recall V=8 L=16: %s %.3f, no sequence mixer %.3f\n", mixer, acc, no_mixer);
+  const std::string rwkv7 = "{type: rwkv7-time-mixer, head_dim: 8, decay_low_rank_dim: 8, a_low_rank_dim: 8, "
+                            "gate_low_rank_dim: 8}, {type: rwkv7-channel-mixer, dim_inner: 128}";
+  for (const std::string& mixer : {std::string("{type: based, num_heads: 4, feature_dim: 8}, swiglu"),
+                                   std::string("{type: mamba2, d_state: 16, headdim: 16}, swiglu"),
+                                   std::string("{type: deltanet, num_heads: 4}, swiglu"),
+                                   std::string("{type: gated-deltanet, num_heads: 4, head_dim: 8}, swiglu"), rwkv7}) {
+    const double acc = accuracy(fmt::format("[{0}, {0}]", mixer));
+    std::printf("in-context recall V=8 L=16: %s %.3f, no sequence mixer %.3f\n", mixer.c_str(), acc, no_mixer);
     EXPECT_GT(acc, 0.5) << mixer;
     EXPECT_GT(acc, no_mixer + 0.2) << mixer;
   }

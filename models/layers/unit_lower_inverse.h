@@ -1,0 +1,40 @@
+// (I - L)^-1 for a strictly lower triangular L, by forward substitution: the WY/UT step of the chunkwise
+// delta-rule layers (models/layers/delta_net.cpp, rwkv7 in models/layers/rwkv.cpp). Row i of the inverse X is
+//   X_i = e_i + L[i, :i] X[:i]
+// computed for all chunks (the leading axes) at once; the rows are [C]-wide, so the C - 1 steps copy little
+// (solving for the right-hand sides directly would concatenate rows of their full width at every step).
+#pragma once
+
+#include <vector>
+
+#include "core/ops.h"
+#include "core/tape.h"
+
+namespace mad::models {
+
+// The identity [C, C] as a constant of the step (arena memory).
+inline Var identity_constant(Tape& tape, int64_t C, DType dtype) {
+  Tensor eye = tape.zeros(Shape({C, C}), dtype);
+  for (int64_t i = 0; i < C; ++i) {
+    if (dtype == DType::F64) eye.data<double>()[i * C + i] = 1.0;
+    else eye.data<float>()[i * C + i] = 1.0f;
+  }
+  return tape.constant(eye);
+}
+
+// M [..., C, C]: only the entries below the diagonal are read. `rows` is the caller's scratch (a member, so
+// that steps after the first allocate nothing). Returns X [..., C, C].
+inline Var unit_lower_inverse(Tape& tape, Var M, std::vector<Var>& rows) {
+  const int rank = M.shape().rank();
+  const int64_t C = M.dim(rank - 1);
+  Var identity = identity_constant(tape, C, M.dtype());
+  rows.assign(1, slice(M, rank - 2, 0, 1) * 0.0 + slice(identity, 0, 0, 1));  // [..., 1, C]
+  for (int64_t i = 1; i < C; ++i) {
+    Var below = slice(slice(M, rank - 2, i, i + 1), rank - 1, 0, i);          // [..., 1, i]
+    Var known = concat(std::span<const Var>(rows), rank - 2);                 // [..., i, C]
+    rows.push_back(slice(identity, 0, i, i + 1) + matmul(below, known));
+  }
+  return concat(std::span<const Var>(rows), rank - 2);
+}
+
+}  // namespace mad::models
