@@ -11,6 +11,7 @@
 #include "tests/support/gradcheck.h"
 #include "tests/support/evaluate.h"
 #include "tests/support/layer_run.h"
+#include "tests/support/test_util.h"
 
 namespace mad::models {
 namespace {
@@ -206,6 +207,39 @@ TEST(Registry, BadSettingsAreOneLineErrors) {
   EXPECT_THROW(build("layers: []", 128), Error);
   EXPECT_THROW(build("layers: [{type: swiglu, dim: 64}]", 128), Error);  // layer dim != model dim
   EXPECT_THROW(build("dim: 128\nlayerz: [swiglu]", 128), Error);
+}
+
+// Issue 22's bad input for the new mixers: head sizes that do not divide, chunk sizes out of range, unknown
+// forms; each a one-line error naming the setting (chunks of any size fit: the last one is padded).
+TEST(Registry, NewMixerBadSettingsAreOneLineErrors) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"{type: deltanet, num_heads: 3}", "3 heads must divide the key width 128"},
+      {"{type: gated-deltanet, head_dim: 16, expand_v: 0.3}", "head_dim x expand_v must be a positive integer"},
+      {"{type: deltanet, chunk_size: 0}", "chunk_size"},
+      {"{type: gated-deltanet, chunk_size: 1000}", "chunk_size must be at most 256"},
+      {"{type: deltanet, mode: fused}", "mode must be chunk"},
+      {"{type: mamba2, headdim: 48}", "headdim 48 must divide the inner width expand x dim = 256"},
+      {"{type: mamba2, ngroups: 2}", "only ngroups 1"},
+      {"{type: mamba2, mode: ssd}", "mode must be chunked"},
+      {"{type: rwkv7-time-mixer, head_dim: 48}", "head_dim 48 must divide dim 128"},
+      {"{type: rwkv7-time-mixer, chunk_size: 300}", "chunk_size must be at most 256"},
+      {"{type: based, num_heads: 3}", "3 heads do not divide dim 128; set head_dim"},
+      {"{type: based, feature_dim: 100}", "feature_dim must be between 1 and 64"},
+      {"{type: based, parallel_implementation: fast}", "parallel_implementation must be quadratic"},
+  };
+  for (const auto& [layer, message] : cases) {
+    const std::string e = testing::error_of([&] {
+      Model m(arch_from_config(config::load_string(std::string("layers: [") + layer + "]")), BackboneKind::language_model,
+              16, 127);
+    });
+    EXPECT_NE(e.find(message), std::string::npos) << layer << ": " << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << layer << ": " << e;
+  }
+  // A chunk longer than the sequence, or not dividing it, is fine.
+  for (const char* layer : {"{type: deltanet, chunk_size: 200}", "{type: rwkv7-time-mixer, chunk_size: 5}",
+                            "{type: mamba2, mode: chunked, chunk_size: 7}"})
+    EXPECT_NO_THROW(Model(arch_from_config(config::load_string(std::string("layers: [") + layer + "]")),
+                          BackboneKind::language_model, 16, 127)) << layer;
 }
 
 TEST(ArchSpec, CanonicalFormAndHash) {
