@@ -18,12 +18,12 @@
 //   chunk      the chunkwise WY/UT form (FLA's chunk_delta_rule): within a chunk of C tokens the delta-rule
 //              inputs U = T (b v) and W = T (b k e^G) come from one triangular inverse T = (I + A)^-1,
 //              A = strictly-lower((b k) k^T o e^{G_i - G_j}), by forward substitution
-//              (models/layers/unit_lower_inverse.h); the state passes between chunks;
+//              (models/layers/delta_chunks.h); the state passes between chunks;
 //   recurrent  the state stepped token by token from the formula above (the oracle).
 #include <cmath>
 
 #include "models/layers/config_checks.h"
-#include "models/layers/unit_lower_inverse.h"
+#include "models/layers/delta_chunks.h"
 #include "models/registry.h"
 #include "models/size_options.h"
 
@@ -159,19 +159,12 @@ class DeltaNet : public Layer {
   // The chunkwise WY/UT form over chunks of C tokens (the last one padded with zero keys, values, b and g,
   // which change nothing). Shapes per chunk batch [B, H, n, C, .].
   Var chunked(Tape& tape, Var q, Var k, Var v, Var beta, Var g) const {
-    const int64_t B = q.dim(0), H = q.dim(1), T = q.dim(2), Dk = q.dim(3), Dv = v.dim(3);
+    const int64_t B = q.dim(0), H = q.dim(1), T = q.dim(2);
     const int64_t C = std::min(chunk_, T), n = (T + C - 1) / C, Tp = n * C;
-    const DType type = q.dtype();
-    auto pad = [&](Var x, int64_t width) {  // [B, H, T, width] -> [B, H, Tp, width]
-      if (Tp == T) return x;
-      const Var parts[] = {x, tape.constant(tape.zeros(Shape({B, H, Tp - T, width}), type))};
-      return concat(parts, 2);
-    };
-    auto chunks = [&](Var x, int64_t width) { return reshape(pad(x, width), {B, H, n, C, width}); };
-    Var qc = chunks(q, Dk), kc = chunks(k, Dk), vc = chunks(v, Dv);
-    Var bc = chunks(reshape(beta, {B, H, T, 1}), 1);                                           // [B, H, n, C, 1]
+    Var qc = to_chunks(tape, q, C), kc = to_chunks(tape, k, C), vc = to_chunks(tape, v, C);
+    Var bc = to_chunks(tape, reshape(beta, {B, H, T, 1}), C);                                  // [B, H, n, C, 1]
     // G: the running sum of the log decays within each chunk (0 without a gate).
-    Var G = g.defined() ? cumsum(chunks(reshape(g, {B, H, T, 1}), 1), 3) : Var();               // [B, H, n, C, 1]
+    Var G = g.defined() ? cumsum(to_chunks(tape, reshape(g, {B, H, T, 1}), C), 3) : Var();      // [B, H, n, C, 1]
     Var decay;                                                                                  // e^{G_i - G_j}, j <= i
     if (G.defined()) decay = exp(causal_mask(G - reshape(G, {B, H, n, 1, C})));               // [B, H, n, C, C]
     Var kb = kc * bc;

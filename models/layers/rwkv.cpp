@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "models/layers/config_checks.h"
-#include "models/layers/unit_lower_inverse.h"
+#include "models/layers/delta_chunks.h"
 #include "models/registry.h"
 
 namespace mad::models {
@@ -430,17 +430,11 @@ class Rwkv7TimeMixer : public Layer {
   //   U = (I - tril(a~ b~^T, -1))^-1 (a~ Z0 + tril(a~ k~^T, -1) V)   the delta terms u_t = S_{t-1} a_t
   //   O = r~ Z0 + tril(r~ b~^T) U + tril(r~ k~^T) V
   //   Z_C = e^{G_C} Z0 + (b e^{G_C - G})^T U + (k e^{G_C - G})^T V
-  // The inverse is taken once per chunk by forward substitution (models/layers/unit_lower_inverse.h).
+  // The inverse is taken once per chunk by forward substitution (models/layers/delta_chunks.h).
   Var dplr_chunked(Tape& tape, Var r, Var log_w, Var k, Var v, Var a, Var b) const {
     const int64_t B = r.dim(0), H = r.dim(1), T = r.dim(2), N = r.dim(3);
     const int64_t C = std::min(chunk_, T), n = (T + C - 1) / C, Tp = n * C;
-    auto chunks = [&](Var x) {  // [B, H, T, N] -> [B, H, n, C, N], zero-padded
-      if (Tp != T) {
-        const Var parts[] = {x, tape.constant(tape.zeros(Shape({B, H, Tp - T, N}), x.dtype()))};
-        x = concat(parts, 2);
-      }
-      return reshape(x, {B, H, n, C, N});
-    };
+    auto chunks = [&](Var x) { return to_chunks(tape, x, C); };  // [B, H, n, C, N], zero-padded
     Var rc = chunks(r), wc = chunks(log_w), kc = chunks(k), vc = chunks(v), ac = chunks(a), bc = chunks(b);
     Var G = cumsum(wc, 3), eG = exp(G);                                          // the inclusive running sum
     Var at = ac * exp(G - wc), bt = bc / eG, kt = kc / eG, rt = rc * eG;         // G - log w: the exclusive sum

@@ -1,5 +1,6 @@
-// (I - L)^-1 for a strictly lower triangular L, by forward substitution: the WY/UT step of the chunkwise
-// delta-rule layers (models/layers/delta_net.cpp, rwkv7 in models/layers/rwkv.cpp). Row i of the inverse X is
+// Pieces of the chunkwise delta-rule forms (models/layers/delta_net.cpp, rwkv7 in models/layers/rwkv.cpp):
+// splitting the time axis into zero-padded chunks, and (I - L)^-1 for a strictly lower triangular L by forward
+// substitution, the WY/UT step. Row i of the inverse X is
 //   X_i = e_i + L[i, :i] X[:i]
 // computed for all chunks (the leading axes) at once; the rows are [C]-wide, so the C - 1 steps copy little
 // (solving for the right-hand sides directly would concatenate rows of their full width at every step).
@@ -11,6 +12,17 @@
 #include "core/tape.h"
 
 namespace mad::models {
+
+// x [B, H, T, W] -> [B, H, n, C, W], n = ceil(T / C), the last chunk padded with zeros (zero keys, values, gates
+// and log decays change nothing in these forms; the outputs of the padding are dropped).
+inline Var to_chunks(Tape& tape, Var x, int64_t C) {
+  const int64_t B = x.dim(0), H = x.dim(1), T = x.dim(2), W = x.dim(3), n = (T + C - 1) / C;
+  if (n * C != T) {
+    const Var parts[] = {x, tape.constant(tape.zeros(Shape({B, H, n * C - T, W}), x.dtype()))};
+    x = concat(parts, 2);
+  }
+  return reshape(x, {B, H, n, C, W});
+}
 
 // The identity [C, C] as a constant of the step (arena memory).
 inline Var identity_constant(Tape& tape, int64_t C, DType dtype) {
