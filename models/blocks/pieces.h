@@ -2,12 +2,22 @@
 // C++ layer it mirrors (models/layers/mlstm_preup.cpp uses them, and so do the blocks in this folder).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops_xlstm.h"
 #include "models/layer.h"
 
 namespace mad::models {
+
+// The dt bias of Mamba-style gates: softplus^-1(dt) with dt = max(exp(u), floor), u ~ U[log lo, log hi], so
+// that softplus(bias) starts in [lo, hi] (mamba, mamba2, gated-deltanet).
+inline Init inverse_softplus_dt_init(double lo, double hi, double floor) {
+  return Init::uniform(std::log(lo), std::log(hi)).then([floor](double u) {
+    const double dt = std::max(std::exp(u), floor);
+    return dt + std::log(-std::expm1(-dt));
+  });
+}
 
 // xLSTM's small_init N(0, 2 / (5 D)) for a model of width D.
 inline Init small_init(int64_t dim) { return Init::normal(0, std::sqrt(2.0 / (5.0 * static_cast<double>(dim)))); }

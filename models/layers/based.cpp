@@ -17,6 +17,7 @@
 //   recurrent  the test oracle: the state S += phi(k_t) v_t^T, z += phi(k_t) stepped token by token.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "models/registry.h"
 
@@ -116,7 +117,8 @@ class Based : public Layer {
   Var recurrent(Var fq, Var fk, Var v) const {
     const int64_t B = v.dim(0), T = v.dim(1), H = v.dim(2), Dh = v.dim(3), E = shape_.expanded();
     Var S, z;  // [B, H, E, Dh], [B, H, E, 1]
-    std::vector<Var> ys;
+    std::vector<Var>& ys = steps_;
+    ys.clear();
     for (int64_t t = 0; t < T; ++t) {
       Var qt = reshape(slice(fq, 1, t, t + 1), {B, H, 1, E});   // [B, H, 1, E]
       Var kt = reshape(slice(fk, 1, t, t + 1), {B, H, 1, E});   // [B, H, 1, E]
@@ -134,6 +136,8 @@ class Based : public Layer {
   std::string form_;
   double eps_ = 1e-12;
   Linear proj_q_, proj_k_, proj_v_, out_proj_;
+  // Members so that steps after the first allocate nothing, in the recurrent form too.
+  mutable std::vector<Var> steps_;
 };
 
 std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {

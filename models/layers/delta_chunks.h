@@ -6,10 +6,12 @@
 // (solving for the right-hand sides directly would concatenate rows of their full width at every step).
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "core/ops.h"
 #include "core/tape.h"
+#include "models/layers/config_checks.h"
 
 namespace mad::models {
 
@@ -22,6 +24,26 @@ inline Var to_chunks(Tape& tape, Var x, int64_t C) {
     x = concat(parts, 2);
   }
   return reshape(x, {B, H, n, C, W});
+}
+
+// Chunk c of x [B, H, n, C, W] as [B, H, C, W].
+inline Var chunk_of(Var x, int64_t c) {
+  return reshape(slice(x, 2, c, c + 1), {x.dim(0), x.dim(1), x.dim(3), x.dim(4)});
+}
+
+// The chunks' outputs, each [B, H, C, W], back to [B, H, T, W] without the padding.
+inline Var join_chunks(std::span<const Var> outs, int64_t T) {
+  Var o = concat(outs, 2);
+  return o.dim(2) == T ? o : slice(o, 2, 0, T);
+}
+
+// The chunk_size setting of these layers: 1 to 256 (the inverse takes C sequential row steps); any size fits
+// the sequence (to_chunks pads, and a chunk longer than T is cut to T by the caller).
+inline int64_t chunk_size_setting(const config::Value& c) {
+  const int64_t chunk = int_at_least(c, "chunk_size", 1);
+  MAD_CHECK(chunk <= 256, "{}: chunk_size must be at most 256 (the triangular solve is done row by row), got {}",
+            c.at("chunk_size").where(), chunk);
+  return chunk;
 }
 
 // The identity [C, C] as a constant of the step (arena memory).

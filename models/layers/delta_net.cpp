@@ -22,6 +22,7 @@
 //   recurrent  the state stepped token by token from the formula above (the oracle).
 #include <cmath>
 
+#include "models/blocks/pieces.h"
 #include "models/layers/config_checks.h"
 #include "models/layers/delta_chunks.h"
 #include "models/registry.h"
@@ -62,14 +63,6 @@ DeltaShape delta_shape(const config::Value& c, bool gated) {
   return s;
 }
 
-// dt_bias: inv_softplus(dt), dt = max(exp(U[log 0.001, log 0.1]), 1e-4) (the reference's hard-coded values).
-Init gated_dt_bias_init() {
-  return Init::uniform(std::log(0.001), std::log(0.1)).then([](double u) {
-    const double dt = std::max(std::exp(u), 1e-4);
-    return dt + std::log(-std::expm1(-dt));
-  });
-}
-
 class DeltaNet : public Layer {
  public:
   DeltaNet(const config::Value& c, const ParamScope& s, const BuildContext& ctx, bool gated)
@@ -79,9 +72,7 @@ class DeltaNet : public Layer {
     MAD_CHECK(mode_ == "chunk" || mode_ == "recurrent",
               "{}: mode must be chunk (the chunkwise WY/UT form) or recurrent (token by token, the test oracle), got '{}'",
               c.at("mode").where(), mode_);
-    chunk_ = int_at_least(c, "chunk_size", 1);
-    MAD_CHECK(chunk_ <= 256, "{}: chunk_size must be at most 256 (the triangular solve is done row by row), got {}",
-              c.at("chunk_size").where(), chunk_);
+    chunk_ = chunk_size_setting(c);
     eps_ = c.get<double>("norm_eps");
     neg_eigval_ = c.get<bool>("allow_neg_eigval");
     const int64_t conv = int_at_least(c, "conv_size", 1);
@@ -93,14 +84,12 @@ class DeltaNet : public Layer {
     b_proj_ = Linear(s.sub("b_proj"), m.dim, m.heads, false, ctx);
     const char* names[] = {"q_conv1d", "k_conv1d", "v_conv1d"};
     const int64_t widths[] = {key, key, value};
-    for (int i = 0; i < 3; ++i) {
-      conv_weight_[i] = s.sub(names[i]).param("weight", {widths[i], conv}, Init::uniform_fan_in(conv));
-      if (conv_bias) conv_bias_[i] = s.sub(names[i]).param("bias", {widths[i]}, Init::uniform_fan_in(conv));
-    }
+    for (int i = 0; i < 3; ++i) conv_[i] = DepthwiseCausalConv(s.sub(names[i]), widths[i], conv, conv_bias);
     if (gated) {
       a_proj_ = Linear(s.sub("a_proj"), m.dim, m.heads, false, ctx);
       A_log_ = s.param("A_log", {m.heads}, Init::uniform(0.0, 16.0).then([](double a) { return std::log(a); }));
-      dt_bias_ = s.param("dt_bias", {m.heads}, gated_dt_bias_init());
+      // dt in [0.001, 0.1], floored at 1e-4: the reference's hard-coded values.
+      dt_bias_ = s.param("dt_bias", {m.heads}, inverse_softplus_dt_init(0.001, 0.1, 1e-4));
       g_proj_ = Linear(s.sub("g_proj"), m.dim, value, false, ctx);
     }
     o_norm_ = s.sub("o_norm").param("weight", {m.head_v}, Init::ones());
@@ -129,9 +118,7 @@ class DeltaNet : public Layer {
   }
 
  private:
-  Var short_conv(Tape& tape, Var x, int i) const {
-    return silu(depthwise_conv1d(x, conv_weight_[i].on(tape), conv_bias_[i].defined() ? conv_bias_[i].on(tape) : Var()));
-  }
+  Var short_conv(Tape& tape, Var x, int i) const { return silu(conv_[i](tape, x)); }
   // x / sqrt(sum x^2 + 1e-6) over the last axis (FLA's l2norm).
   static Var l2norm(Var x) { return x * rsqrt(sum(square(x), -1, true) + 1e-6); }
 
@@ -160,7 +147,7 @@ class DeltaNet : public Layer {
   // which change nothing). Shapes per chunk batch [B, H, n, C, .].
   Var chunked(Tape& tape, Var q, Var k, Var v, Var beta, Var g) const {
     const int64_t B = q.dim(0), H = q.dim(1), T = q.dim(2);
-    const int64_t C = std::min(chunk_, T), n = (T + C - 1) / C, Tp = n * C;
+    const int64_t C = std::min(chunk_, T), n = (T + C - 1) / C;
     Var qc = to_chunks(tape, q, C), kc = to_chunks(tape, k, C), vc = to_chunks(tape, v, C);
     Var bc = to_chunks(tape, reshape(beta, {B, H, T, 1}), C);                                  // [B, H, n, C, 1]
     // G: the running sum of the log decays within each chunk (0 without a gate).
@@ -177,9 +164,6 @@ class DeltaNet : public Layer {
     // The chunks in order: o = (q e^G) S + (q k^T o decay, lower incl. the diagonal) (U - W S).
     Var scores = matmul(qc, kc, false, true);
     scores = decay.defined() ? scores * decay : causal_mask(scores, 0.0);                      // [B, H, n, C, C]
-    auto chunk_of = [&](Var x, int64_t c) {  // [B, H, n, C, w] -> [B, H, C, w]
-      return reshape(slice(x, 2, c, c + 1), {B, H, C, x.dim(4)});
-    };
     Var S;  // [B, H, Dk, Dv]
     std::vector<Var>& outs = outs_;
     outs.clear();
@@ -201,8 +185,7 @@ class DeltaNet : public Layer {
       Var update = matmul(kw, v_new, true, false);
       S = S.defined() ? S + update : update;
     }
-    Var o = concat(std::span<const Var>(outs), 2);                                              // [B, H, Tp, Dv]
-    return Tp == T ? o : slice(o, 2, 0, T);
+    return join_chunks(outs, T);                                                                // [B, H, T, Dv]
   }
 
   DeltaShape shape_;
@@ -211,7 +194,8 @@ class DeltaNet : public Layer {
   double eps_ = 1e-5;
   bool neg_eigval_ = false;
   Linear q_proj_, k_proj_, v_proj_, b_proj_, a_proj_, g_proj_, o_proj_;
-  Param conv_weight_[3], conv_bias_[3], A_log_, dt_bias_, o_norm_;
+  DepthwiseCausalConv conv_[3];  // q, k, v
+  Param A_log_, dt_bias_, o_norm_;
   // Members so that steps after the first allocate nothing (the no-allocation test covers every layer).
   mutable std::vector<Var> rows_, outs_;
 };

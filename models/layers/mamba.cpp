@@ -16,8 +16,10 @@
 // (U(+-1/sqrt(d_conv))); in_proj, x_proj, out_proj as the backbone's Linear init.
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "core/budget.h"
+#include "models/blocks/pieces.h"
 #include "models/layers/config_checks.h"
 #include "models/registry.h"
 
@@ -58,10 +60,7 @@ Init dt_bias_init(const config::Value& c) {
   MAD_CHECK(lo > 0 && hi >= lo, "{}: need 0 < dt_min <= dt_max, got dt_min {} and dt_max {}", c.at("dt_min").where(),
             lo, hi);
   MAD_CHECK(floor > 0, "{}: dt_init_floor must be positive, got {}", c.at("dt_init_floor").where(), floor);
-  return Init::uniform(std::log(lo), std::log(hi)).then([floor](double u) {
-    const double dt = std::max(std::exp(u), floor);
-    return dt + std::log(-std::expm1(-dt));
-  });
+  return inverse_softplus_dt_init(lo, hi, floor);
 }
 
 class Mamba : public Layer {
@@ -194,9 +193,7 @@ class Mamba2 : public Layer {
     const bool bias = c.get<bool>("bias");
     const int64_t conv_channels = m.inner + 2 * m.d_state;
     in_proj_ = Linear(s.sub("in_proj"), m.dim, 2 * m.inner + 2 * m.d_state + m.heads, bias, ctx);
-    conv_weight_ = s.sub("conv1d").param("weight", {conv_channels, m.d_conv}, Init::uniform_fan_in(m.d_conv));
-    if (c.get<bool>("conv_bias"))
-      conv_bias_ = s.sub("conv1d").param("bias", {conv_channels}, Init::uniform_fan_in(m.d_conv));
+    conv_ = DepthwiseCausalConv(s.sub("conv1d"), conv_channels, m.d_conv, c.get<bool>("conv_bias"));
     dt_bias_ = s.param("dt_bias", {m.heads}, dt_bias_init(c));
     A_log_ = s.param("A_log", {m.heads}, Init::uniform(range[0], range[1]).then([](double a) { return std::log(a); }));
     D_ = s.param("D", {m.heads}, Init::ones());
@@ -211,7 +208,7 @@ class Mamba2 : public Layer {
     Var zxd[3];
     const int64_t sizes[] = {E, E + 2 * N, H};
     split(in_proj_(tape, x), -1, sizes, zxd);  // z [B, T, E], xBC [B, T, E + 2N], dt [B, T, H]
-    Var xbc = silu(depthwise_conv1d(zxd[1], conv_weight_.on(tape), conv_bias_.defined() ? conv_bias_.on(tape) : Var()));
+    Var xbc = silu(conv_(tape, zxd[1]));
     Var ubc[3];
     const int64_t parts[] = {E, N, N};
     split(xbc, -1, parts, ubc);                                   // u [B, T, E], Bm, Cm [B, T, N]
@@ -252,10 +249,11 @@ class Mamba2 : public Layer {
   }
 
   // Token by token: S_t = exp(a_t) S_{t-1} + du_t (x) Bm_t per head (S [B, H, P, N]), y_t = S_t Cm_t.
-  static Var recurrent(Var a, Var Bm, Var Cm, Var du) {
+  Var recurrent(Var a, Var Bm, Var Cm, Var du) const {
     const int64_t B = du.dim(0), T = du.dim(1), H = du.dim(2), P = du.dim(3), N = Bm.dim(2);
     Var S;
-    std::vector<Var> ys;
+    std::vector<Var>& ys = steps_;
+    ys.clear();
     for (int64_t t = 0; t < T; ++t) {
       Var bt = reshape(slice(Bm, 1, t, t + 1), {B, 1, 1, N}), ct = reshape(slice(Cm, 1, t, t + 1), {B, 1, 1, N});
       Var input = reshape(slice(du, 1, t, t + 1), {B, H, P, 1}) * bt;   // [B, H, P, N]
@@ -270,7 +268,10 @@ class Mamba2 : public Layer {
   int64_t chunk_ = 64;
   double eps_ = 1e-5;
   Linear in_proj_, out_proj_;
-  Param conv_weight_, conv_bias_, dt_bias_, A_log_, D_, norm_weight_;
+  DepthwiseCausalConv conv_;
+  Param dt_bias_, A_log_, D_, norm_weight_;
+  // Members so that steps after the first allocate nothing, in the recurrent form too.
+  mutable std::vector<Var> steps_;
 };
 
 std::unique_ptr<Layer> build_mamba2(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {

@@ -351,9 +351,7 @@ class Rwkv7TimeMixer : public Layer {
     MAD_CHECK(mode_ == "chunk" || mode_ == "recurrent",
               "{}: mode must be chunk (chunks of chunk_size) or recurrent (token by token, the test oracle), got '{}'",
               c.at("mode").where(), mode_);
-    chunk_ = int_at_least(c, "chunk_size", 1);
-    MAD_CHECK(chunk_ <= 256, "{}: chunk_size must be at most 256 (the triangular solve is done row by row), got {}",
-              c.at("chunk_size").where(), chunk_);
+    chunk_ = chunk_size_setting(c);
     norm_eps_ = c.get<double>("norm_eps") * static_cast<double>(N);  // the reference's head_dim * norm_eps
     const char* mixes[] = {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"};
     const double powers[] = {0.2, 0.9, 0.7, 0.7, 0.9, 0.2};
@@ -433,7 +431,7 @@ class Rwkv7TimeMixer : public Layer {
   // The inverse is taken once per chunk by forward substitution (models/layers/delta_chunks.h).
   Var dplr_chunked(Tape& tape, Var r, Var log_w, Var k, Var v, Var a, Var b) const {
     const int64_t B = r.dim(0), H = r.dim(1), T = r.dim(2), N = r.dim(3);
-    const int64_t C = std::min(chunk_, T), n = (T + C - 1) / C, Tp = n * C;
+    const int64_t C = std::min(chunk_, T), n = (T + C - 1) / C;
     auto chunks = [&](Var x) { return to_chunks(tape, x, C); };  // [B, H, n, C, N], zero-padded
     Var rc = chunks(r), wc = chunks(log_w), kc = chunks(k), vc = chunks(v), ac = chunks(a), bc = chunks(b);
     Var G = cumsum(wc, 3), eG = exp(G);                                          // the inclusive running sum
@@ -448,7 +446,6 @@ class Rwkv7TimeMixer : public Layer {
     Var Glast = slice(G, 3, C - 1, C);                                            // [B, H, n, 1, N]
     Var to_end = exp(Glast - G);                                                  // e^{G_C - G}
     Var bh = bc * to_end, kh = kc * to_end;
-    auto chunk_of = [&](Var x, int64_t c) { return reshape(slice(x, 2, c, c + 1), {B, H, x.dim(3), x.dim(4)}); };
     Var Z;  // [B, H, N, N]
     std::vector<Var>& outs = outs_;
     outs.clear();
@@ -462,8 +459,7 @@ class Rwkv7TimeMixer : public Layer {
       Var next = matmul(chunk_of(bh, c), U, true, false) + matmul(chunk_of(kh, c), Vc, true, false);
       Z = Z.defined() ? Z * reshape(exp(chunk_of(Glast, c)), {B, H, N, 1}) + next : next;
     }
-    Var o = concat(std::span<const Var>(outs), 2);                               // [B, H, Tp, N]
-    return Tp == T ? o : slice(o, 2, 0, T);
+    return join_chunks(outs, T);                                                  // [B, H, T, N]
   }
 
   Rwkv7Shape shape_;
