@@ -20,23 +20,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from reference_modules import Mlp, RMSNorm, SwiGLU, rotate_half  # this directory is on sys.path when run as a script
+
 FORMAT_VERSION = 1
 torch.set_default_dtype(torch.float64)
-
-
-class RMSNorm(nn.Module):
-    def __init__(self, dim, eps=1e-5):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-
-
-def rotate_half(x):
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
 class Attention(nn.Module):
@@ -75,26 +62,7 @@ class Attention(nn.Module):
         return self.out_proj(o.transpose(1, 2).reshape(B, T, D))
 
 
-class SwiGLU(nn.Module):
-    def __init__(self, dim, multiple_of=16):
-        super().__init__()
-        inner = multiple_of * ((int(2 * dim * 4 / 3) + multiple_of - 1) // multiple_of)
-        self.w1 = nn.Linear(dim, inner, bias=False)
-        self.w2 = nn.Linear(dim, inner, bias=False)
-        self.w3 = nn.Linear(inner, dim, bias=False)
 
-    def forward(self, x):
-        return self.w3(F.silu(self.w1(x)) * self.w2(x))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim, inner):
-        super().__init__()
-        self.fc = nn.Linear(dim, inner, bias=False)
-        self.proj = nn.Linear(inner, dim, bias=False)
-
-    def forward(self, x):
-        return self.proj(F.gelu(self.fc(x), approximate="tanh"))
 
 
 def make_layer(spec, dim):
