@@ -69,8 +69,7 @@ class Mamba : public Layer {
     const MambaShape& m = shape_;
     const bool bias = c.get<bool>("bias");
     in_proj_ = Linear(s.sub("in_proj"), m.dim, 2 * m.inner, bias, ctx);
-    conv_weight_ = s.sub("conv1d").param("weight", {m.inner, m.d_conv}, Init::uniform_fan_in(m.d_conv));
-    if (c.get<bool>("conv_bias")) conv_bias_ = s.sub("conv1d").param("bias", {m.inner}, Init::uniform_fan_in(m.d_conv));
+    conv_ = DepthwiseCausalConv(s.sub("conv1d"), m.inner, m.d_conv, c.get<bool>("conv_bias"));
     x_proj_ = Linear(s.sub("x_proj"), m.inner, m.dt_rank + 2 * m.d_state, false, ctx);
     const double dt_std = c.get<double>("dt_scale") / std::sqrt(static_cast<double>(m.dt_rank));
     dt_weight_ = s.sub("dt_proj").param("weight", {m.inner, m.dt_rank}, ctx.linear_weight(Init::uniform(-dt_std, dt_std)));
@@ -89,7 +88,7 @@ class Mamba : public Layer {
     Var xz[2];
     const int64_t halves[] = {m.inner, m.inner};
     split(in_proj_(tape, x), -1, halves, xz);  // x, z [B, T, E]
-    Var u = silu(depthwise_conv1d(xz[0], conv_weight_.on(tape), conv_bias_.defined() ? conv_bias_.on(tape) : Var()));
+    Var u = silu(conv_(tape, xz[0]));
     Var parts[3];
     const int64_t sizes[] = {m.dt_rank, m.d_state, m.d_state};
     split(x_proj_(tape, u), -1, sizes, parts);  // dt [B, T, R], B, C [B, T, N]
@@ -102,7 +101,8 @@ class Mamba : public Layer {
  private:
   MambaShape shape_;
   Linear in_proj_, x_proj_, out_proj_;
-  Param conv_weight_, conv_bias_, dt_weight_, dt_bias_, A_log_, D_;
+  DepthwiseCausalConv conv_;
+  Param dt_weight_, dt_bias_, A_log_, D_;
 };
 
 std::unique_ptr<Layer> build(const config::Value& c, const ParamScope& s, const BuildContext& ctx) {
