@@ -62,9 +62,6 @@ class Attention(nn.Module):
         return self.out_proj(o.transpose(1, 2).reshape(B, T, D))
 
 
-
-
-
 def make_layer(spec, dim):
     kind = spec["type"]
     if kind in ("mh-attention", "attention", "sliding-attention", "mh-sliding-attention"):

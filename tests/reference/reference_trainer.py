@@ -65,9 +65,6 @@ class Attention(nn.Module):
         return self.out_proj(o.transpose(1, 2).reshape(B, T, D))
 
 
-
-
-
 class Sin(nn.Module):
     def __init__(self, dim):
         super().__init__()
