@@ -1,7 +1,7 @@
-"""PyTorch modules shared by the reference trainer (reference_trainer.py) and the fixture generator
-(make_fixtures.py): the pieces whose definitions are the same in both. Attention differs (the trainer's is
-float32 with a fused-kernel option, the fixtures' float64 with partial rotary and windows), so each file
-keeps its own.
+"""PyTorch modules shared by the reference trainer (reference_trainer.py), the fixture generator
+(make_fixtures.py) and bench/pytorch_bench.py: the pieces whose definitions are the same in all of them.
+Attention differs (the trainer's is float32 with a fused-kernel option, the fixtures' float64 with partial
+rotary and windows, the bench's with precomputed rotary tables), so each file keeps its own.
 """
 import torch
 import torch.nn as nn
