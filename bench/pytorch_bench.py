@@ -8,11 +8,13 @@ head (the rotate-half form, base 10000), causal softmax attention, out Linear (b
 w3(silu(w1 x) * w2 x), inner width 352, no bias. A step is zero_grad, forward, cross-entropy over every
 position, backward, AdamW step. FLOPs use the same analytic count as bench/step_bench.h.
 
-PyTorch 1.13 (Debian's python3-torch) has no fused CPU attention, so attention materialises the [B, H, L, L]
-scores as the reference's non-flash path does. Do not set OPENBLAS_CORETYPE=SkylakeX on AVX2-only
+By default attention materialises the [B, H, L, L] scores as the reference's non-flash path does;
+`--attention sdpa` calls F.scaled_dot_product_attention (PyTorch 2.0 or later; 1.13, Debian's python3-torch,
+has no fused attention), which on the CPU runs PyTorch's fused flash-attention kernel. Do not set OPENBLAS_CORETYPE=SkylakeX on AVX2-only
 machines: OpenBLAS then dies with an illegal instruction.
 
-Usage: pytorch_bench.py [--threads N] [--steps N] [--warmup N] [--workloads NAME...] [--json]
+Usage: pytorch_bench.py [--threads N] [--steps N] [--warmup N] [--attention materialised|sdpa]
+                        [--workloads NAME...] [--json]
 Each workload runs in its own process so that its peak RSS is its own, with OPENBLAS_NUM_THREADS and
 OMP_NUM_THREADS set to --threads unless already set.
 """
@@ -49,7 +51,7 @@ def step_flops(layers, length):
     return flops
 
 
-def build(layers, length):
+def build(layers, length, attention):
     import torch
     from torch import nn
     # RMSNorm and SwiGLU as the reference trainer defines them (SwiGLU's inner width is SWIGLU_INNER at DIM).
@@ -78,6 +80,9 @@ def build(layers, length):
             B, L, D = x.shape
             q, k, v = self.Wqkv(x).view(B, L, 3, HEADS, D // HEADS).permute(2, 0, 3, 1, 4)
             q, k = self.rotary(q), self.rotary(k)
+            if attention == "sdpa":
+                o = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+                return self.out_proj(o.transpose(1, 2).reshape(B, L, D))
             scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(D // HEADS))
             p = scores.masked_fill(self.mask, float("-inf")).softmax(-1)
             o = (p @ v).transpose(1, 2).reshape(B, L, D)
@@ -110,13 +115,16 @@ def build(layers, length):
     return LanguageModel()
 
 
-def run_one(name, threads, steps, warmup):
+def run_one(name, threads, steps, warmup, attention):
     import torch
 
+    if attention == "sdpa" and not hasattr(torch.nn.functional, "scaled_dot_product_attention"):
+        sys.exit(f"--attention sdpa needs PyTorch 2.0 or later (this is {torch.__version__}); "
+                 "use --attention materialised")
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     layers, length = WORKLOADS[name]
-    model = build(layers, length)
+    model = build(layers, length, attention)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
     tokens = torch.randint(0, VOCAB, (BATCH, length))
     targets = torch.randint(0, VOCAB, (BATCH * length,))
@@ -133,7 +141,8 @@ def run_one(name, threads, steps, warmup):
     ms = statistics.median(times)
     flops = step_flops(layers, length)
     return {
-        "workload": name, "implementation": "pytorch", "torch": torch.__version__, "threads": threads,
+        "workload": name, "implementation": "pytorch", "torch": torch.__version__, "attention": attention,
+        "threads": threads,
         "batch": BATCH, "length": length, "steps": steps, "ms_per_step": round(ms, 3),
         "tokens_per_s": round(BATCH * length / (ms * 1e-3), 1), "gflop_per_step": round(flops * 1e-9, 4),
         "gflops_per_s": round(flops / (ms * 1e6), 3),
@@ -151,6 +160,9 @@ def main():
                         help="sequences per step (default 128; L = 1024 needs about 40 GB at 128)")
     parser.add_argument("--workloads", nargs="*", default=[],
                         help="names (icr-128, icr-128/swiglu, ...); NAME* selects by prefix; default all")
+    parser.add_argument("--attention", choices=("materialised", "sdpa"), default="materialised",
+                        help="materialised [B, H, L, L] scores (the reference's path; default) or "
+                             "F.scaled_dot_product_attention (PyTorch >= 2.0)")
     parser.add_argument("--json", action="store_true", help="one JSON object per workload")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,15 +177,17 @@ def main():
     if not chosen:
         sys.exit("pytorch_bench.py: --workloads selects nothing; the workloads are: " + " ".join(WORKLOADS))
     if args.child:
-        print(json.dumps(run_one(chosen[0], args.threads, args.steps, args.warmup)), flush=True)
+        print(json.dumps(run_one(chosen[0], args.threads, args.steps, args.warmup, args.attention)), flush=True)
         return
     if not args.json:
-        print(f"pytorch_bench: training steps, float32, {args.threads} thread(s), median of {args.steps} steps")
+        print(f"pytorch_bench: training steps, float32, {args.attention} attention, {args.threads} thread(s), "
+              f"median of {args.steps} steps")
         print(f"{'workload':<22} {'ms/step':>11} {'tokens/s':>11} {'GFLOP/s':>9} {'peak MiB':>10}")
     for name in chosen:
         # One process per workload: its peak RSS is its own.
         cmd = [sys.executable, __file__, "--child", "--workloads", name, "--threads", str(args.threads),
-               "--steps", str(args.steps), "--warmup", str(args.warmup), "--batch", str(args.batch)]
+               "--steps", str(args.steps), "--warmup", str(args.warmup), "--batch", str(args.batch),
+               "--attention", args.attention]
         # The BLAS gets the same thread count as PyTorch's own pool: OpenBLAS otherwise starts one thread
         # per core, whose spin-waiting on a busy machine made a step 10x slower.
         env = dict(os.environ)
