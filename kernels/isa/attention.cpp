@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/attention_impl.h"
+#include "kernels/attention_narrow_heads.h"
 #include "kernels/bf16.h"
 #include "kernels/isa/isa_exports.h"
 #include "kernels/precision.h"
@@ -27,6 +28,31 @@ const float* rounded_copy(const float* x, int64_t ld, const AttentionDims& d, fl
 
 bool bf16_mode() { return matmul_precision() == Precision::bf16; }
 
+// Heads of 4, 8 or 16 go through kernels/attention_narrow_heads.h, wider ones through the tiles.
+void forward_any(const AttentionDims& d, float scale, const attention_impl::Operands<float>& in, bool round_tiles,
+                 float* out, float* lse, float* scratch) {
+  switch (d.Dh) {
+    case 4: return attention_narrow::forward<4>(d, scale, in, round_tiles, out, lse, scratch);
+    case 8: return attention_narrow::forward<8>(d, scale, in, round_tiles, out, lse, scratch);
+    case 16: return attention_narrow::forward<16>(d, scale, in, round_tiles, out, lse, scratch);
+    default: return attention_impl::forward<float, IsaProducts>(d, scale, in, round_tiles, out, lse, scratch);
+  }
+}
+
+void backward_any(const AttentionDims& d, float scale, const attention_impl::Operands<float>& in, bool round_tiles,
+                  const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv,
+                  float* scratch) {
+  using attention_narrow::backward;
+  switch (d.Dh) {
+    case 4: return backward<4, IsaProducts>(d, scale, in, round_tiles, out, lse, dout, dq, dk, dv, scratch);
+    case 8: return backward<8, IsaProducts>(d, scale, in, round_tiles, out, lse, dout, dq, dk, dv, scratch);
+    case 16: return backward<16, IsaProducts>(d, scale, in, round_tiles, out, lse, dout, dq, dk, dv, scratch);
+    default:
+      return attention_impl::backward<float, IsaProducts>(d, scale, in, round_tiles, out, lse, dout, dq, dk, dv,
+                                                          scratch);
+  }
+}
+
 }  // namespace
 
 // In the bf16 mode the tile products take operands rounded to bf16 (attention_impl.h) and multiply them
@@ -35,7 +61,7 @@ bool bf16_mode() { return matmul_precision() == Precision::bf16; }
 void attention_forward_f32(const AttentionDims& d, float scale, const float* q, const float* k, const float* v,
                            float* out, float* lse, float* scratch) {
   if (!bf16_mode()) {
-    attention_impl::forward<float, IsaProducts>(d, scale, {q, k, v, nullptr, d.ld, d.ld_out}, false, out, lse, scratch);
+    forward_any(d, scale, {q, k, v, nullptr, d.ld, d.ld_out}, false, out, lse, scratch);
     return;
   }
   using attention_impl::aligned_count;
@@ -43,15 +69,14 @@ void attention_forward_f32(const AttentionDims& d, float scale, const float* q, 
   const int64_t n = aligned_count(d.L * d.Dh);
   const attention_impl::Operands<float> in{rounded_copy(q, d.ld, d, copies), rounded_copy(k, d.ld, d, copies + n),
                                            rounded_copy(v, d.ld, d, copies + 2 * n), nullptr, d.Dh, d.Dh};
-  attention_impl::forward<float, IsaProducts>(d, scale, in, true, out, lse, scratch);
+  forward_any(d, scale, in, true, out, lse, scratch);
 }
 
 void attention_backward_f32(const AttentionDims& d, float scale, const float* q, const float* k, const float* v,
                             const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv,
                             float* scratch) {
   if (!bf16_mode()) {
-    attention_impl::backward<float, IsaProducts>(d, scale, {q, k, v, dout, d.ld, d.ld_out}, false, out, lse, dout, dq,
-                                                 dk, dv, scratch);
+    backward_any(d, scale, {q, k, v, dout, d.ld, d.ld_out}, false, out, lse, dout, dq, dk, dv, scratch);
     return;
   }
   using attention_impl::aligned_count;
@@ -60,7 +85,7 @@ void attention_backward_f32(const AttentionDims& d, float scale, const float* q,
   const attention_impl::Operands<float> in{rounded_copy(q, d.ld, d, copies), rounded_copy(k, d.ld, d, copies + n),
                                            rounded_copy(v, d.ld, d, copies + 2 * n),
                                            rounded_copy(dout, d.ld_out, d, copies + 3 * n), d.Dh, d.Dh};
-  attention_impl::backward<float, IsaProducts>(d, scale, in, true, out, lse, dout, dq, dk, dv, scratch);
+  backward_any(d, scale, in, true, out, lse, dout, dq, dk, dv, scratch);
 }
 
 }  // namespace mad::kernels::MAD_ISA_NS

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernel_test_util.h"
+#include "kernels/attention.h"
 #include "kernels/bf16.h"
 #include "kernels/isa.h"
 #include "kernels/isa/kernel_table.h"
@@ -159,6 +160,44 @@ TEST(IsaAgreement, AttentionOfEverySetEqualsGenericWithin1e5) {
       const auto got = run_attention(kernel_table(isa), d, x);
       for (size_t r = 0; r < ref.size(); ++r)
         EXPECT_LE(relative_max_error(got[r], ref[r]), 1e-5) << isa_name(isa) << " result " << r << " L=" << d.L;
+    }
+  }
+}
+
+// Both float32 kernels, the narrow-head one (Dh = 4, 8, 16: kernels/attention_narrow_heads.h) and the
+// tiled one (other widths), of every set against the float64 kernel (attention_impl.h with Eigen's
+// products) on the same inputs: sequences shorter than a vector, not a multiple of it or of a query chunk,
+// causal, windowed and not. And each gradient alone equals the one computed with the others.
+TEST(IsaAgreement, AttentionOfEverySetEqualsFloat64Within1e5) {
+  const AttentionDims shapes[] = {{130, 8, 24, 8, true, -1}, {77, 16, 16, 16, true, 9}, {65, 8, 8, 8, false, -1},
+                                  {3, 4, 4, 4, true, -1},     {200, 4, 12, 4, true, 70}, {150, 16, 48, 16, false, -1},
+                                  {100, 12, 36, 12, true, 20}, {17, 8, 8, 8, true, 1}};
+  for (const AttentionDims& d : shapes) {
+    const AttentionInputs x = attention_inputs(d);
+    auto wide = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
+    const std::vector<double> q = wide(x.q), k = wide(x.k), v = wide(x.v), dout = wide(x.dout);
+    const size_t n = static_cast<size_t>(d.L * d.ld), no = static_cast<size_t>(d.L * d.ld_out);
+    std::vector<double> out(no), lse(static_cast<size_t>(d.L)), dq(n), dk(n), dv(n);
+    std::vector<double> scratch(attention_forward_scratch_size(d.L, d.Dh) + attention_backward_scratch_size(d.L, d.Dh));
+    attention_forward<double>(d, 0.35, q.data(), k.data(), v.data(), out.data(), lse.data(), scratch.data());
+    attention_backward<double>(d, 0.35, q.data(), k.data(), v.data(), out.data(), lse.data(), dout.data(), dq.data(),
+                               dk.data(), dv.data(), scratch.data());
+    const std::vector<std::vector<double>> ref = {out, lse, dq, dk, dv};
+    for (Isa isa : supported_isas()) {
+      const KernelTable& t = kernel_table(isa);
+      const auto got = run_attention(t, d, x);
+      for (size_t r = 0; r < ref.size(); ++r)
+        EXPECT_LE(relative_max_error(got[r], ref[r]), 1e-5) << isa_name(isa) << " result " << r << " L=" << d.L
+                                                            << " Dh=" << d.Dh;
+      std::vector<float> scratch32(scratch.size());
+      for (int which = 0; which < 3; ++which) {
+        std::vector<float> alone(n);
+        float* g[3] = {nullptr, nullptr, nullptr};
+        g[which] = alone.data();
+        t.attention_backward(d, 0.35f, x.q.data(), x.k.data(), x.v.data(), got[0].data(), got[1].data(),
+                             x.dout.data(), g[0], g[1], g[2], scratch32.data());
+        EXPECT_EQ(alone, got[2 + which]) << isa_name(isa) << " gradient " << which << " alone, L=" << d.L;
+      }
     }
   }
 }
