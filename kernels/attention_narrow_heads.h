@@ -170,7 +170,8 @@ void backward(const AttentionDims& d, float scale, const Operands<float>& in, bo
   if (dq == nullptr && dk == nullptr && dv == nullptr) return;
   const int64_t L = d.L, ld = d.ld, ldi = in.ld, ld_out = d.ld_out, ldd = in.ld_dout;
   float* D = scratch;                                      // [L] dout_i . out_i
-  float* DS = D + attention_impl::aligned_count(L);        // [Bq][W] ds of one query chunk, for dq
+  float* P = D + attention_impl::aligned_count(L);  // [Bq][W] probabilities of one query chunk
+  float* DS = P + Bq * W;                            // [Bq][W] its ds
   for (int64_t i = 0; i < L; ++i) {
     float s = 0;
     for (int e = 0; e < kDh; ++e) s += dout[i * ld_out + e] * out[i * ld_out + e];
@@ -190,6 +191,8 @@ void backward(const AttentionDims& d, float scale, const Operands<float>& in, bo
     const int64_t unmasked_end = d.causal && d.window >= 0 ? j0 + d.window + 1 : L;
     for (int64_t ib = i_begin; ib < i_end; ib += Bq) {
       const int64_t n = min_of(Bq, i_end - ib);
+      // Two passes over the chunk's queries: the first has no loop-carried sums, so the exponentials of
+      // successive queries overlap; the second's 2 Dh accumulators stay in registers.
       for (int64_t i = ib; i < ib + n; ++i) {
         const float* qi = in.q + i * ldi;
         const float* oi = in.dout + i * ldd;
@@ -209,8 +212,14 @@ void backward(const AttentionDims& d, float scale, const Operands<float>& in, bo
         Vec ds = scale * p * ((g0 + g1) - D[i]);
         // dS from the probabilities as computed; the products see them rounded (attention_impl.h).
         if (round_tiles) p = round_lanes(p), ds = round_lanes(ds);
-        for (int e = 0; e < kDh; ++e) dvt[e] += p * oi[e], dkt[e] += ds * qi[e];
+        store(P + (i - ib) * W, p);
         store(DS + (i - ib) * W, ds);
+      }
+      for (int64_t i = ib; i < ib + n; ++i) {
+        const float* qi = in.q + i * ldi;
+        const float* oi = in.dout + i * ldd;
+        const Vec p = load(P + (i - ib) * W), ds = load(DS + (i - ib) * W);
+        for (int e = 0; e < kDh; ++e) dvt[e] += p * oi[e], dkt[e] += ds * qi[e];
       }
       if (dq != nullptr) Products::gemm(n, kDh, c, DS, W, false, in.k + j0 * ldi, ldi, false, dq + ib * ld, ld, true);
     }
