@@ -24,8 +24,11 @@
 // std::type_identity_t<T> so that a double scale or a literal nullptr can be passed. Preconditions throw
 // std::invalid_argument naming the function.
 //
-// Tile products go through the SGEMM of the active instruction set (kernels/isa/attention.cpp; the
-// algorithm is kernels/attention_impl.h). Measured (with Eigen's products, AVX2) against hand-written
+// Float32 heads of Dh = 4, 8 or 16 (the MAD models' 16 heads of 8) take kernels/attention_narrow_heads.h:
+// the same mathematics with one query (forward) or key (backward) per vector lane, 1.5-2x faster than the
+// tiles at Dh = 8 (docs/performance.md). Other widths and float64 take the tiles below, whose products go
+// through the SGEMM of the active instruction set (kernels/isa/attention.cpp; the algorithm is
+// kernels/attention_impl.h). Measured (with Eigen's products, AVX2) against hand-written
 // loops on one thread
 // (float32, causal, B*H slices of [B, T, H, Dh]; ns per visible score entry, forward / backward):
 //                                              Dh = 8, T = 1024    Dh = 128, T = 512

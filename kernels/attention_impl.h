@@ -93,7 +93,8 @@ struct Operands {
 
 // Elements of the scratch the algorithm itself uses (kernels/attention.h adds the bf16 copies).
 constexpr int64_t forward_tile_scratch(int64_t Dh) { return aligned_count(Bq * Bk) + aligned_count(Bq * Dh) + 2 * aligned_count(Bq); }
-constexpr int64_t backward_tile_scratch(int64_t L) { return aligned_count(L) + 2 * aligned_count(Bq * Bk); }
+// Backward: D [L] and two tiles; the narrow-head kernel (kernels/attention_narrow_heads.h) uses a third.
+constexpr int64_t backward_tile_scratch(int64_t L) { return aligned_count(L) + 3 * aligned_count(Bq * Bk); }
 
 // Rows [0, r) and columns [0, c) of a tile with row stride Bk, rounded to bf16 in place.
 template <typename T>

@@ -169,65 +169,109 @@ void backward(const AttentionDims& d, float scale, const Operands<float>& in, bo
               const float* lse, const float* dout, float* dq, float* dk, float* dv, float* scratch) {
   if (dq == nullptr && dk == nullptr && dv == nullptr) return;
   const int64_t L = d.L, ld = d.ld, ldi = in.ld, ld_out = d.ld_out, ldd = in.ld_dout;
-  float* D = scratch;                                      // [L] dout_i . out_i
-  float* P = D + attention_impl::aligned_count(L);  // [Bq][W] probabilities of one query chunk
-  float* DS = P + Bq * W;                            // [Bq][W] its ds
+  static_assert(Bq * W + Bq * Bk + 4 * Bk * kDh <= 3 * Bq * Bk, "attention_impl::backward_tile_scratch is too small");
+  float* D = scratch;                               // [L] dout_i . out_i
+  float* P = D + attention_impl::aligned_count(L);  // [Bq][W] probabilities of a query chunk against a block
+  float* DS = P + Bq * W;                           // [Bq][Bk] its ds against the whole key tile, for dq
+  float* KT = DS + Bq * Bk;                         // [Bk / W][kDh][W] the tile's keys, transposed per block
+  float* VT = KT + Bk * kDh;                        // [Bk / W][kDh][W] values
+  float* dKT = VT + Bk * kDh;                       // [Bk / W][kDh][W] dk of the tile's keys, lane-wise
+  float* dVT = dKT + Bk * kDh;                      // [Bk / W][kDh][W] dv
   for (int64_t i = 0; i < L; ++i) {
     float s = 0;
     for (int e = 0; e < kDh; ++e) s += dout[i * ld_out + e] * out[i * ld_out + e];
     D[i] = s;
   }
-  for (int64_t j0 = 0; j0 < L; j0 += W) {
-    const int64_t c = min_of(W, L - j0);
-    Vec kt[kDh], vt[kDh], dkt[kDh] = {}, dvt[kDh] = {};
-    transpose_in<kDh>(in.k, ldi, j0, c, kt);
-    transpose_in<kDh>(in.v, ldi, j0, c, vt);
-    const IVec key = lane_index() + static_cast<int32_t>(j0);
-    const IVec real_key = lane_index() < static_cast<int32_t>(c);
-    // Queries that see some key of the block, and those that see all of them.
-    const int64_t i_begin = d.causal ? j0 : 0;
-    const int64_t i_end = d.causal && d.window >= 0 ? min_of(L, j0 + c + d.window) : L;
-    const int64_t unmasked_begin = d.causal ? j0 + c - 1 : 0;
-    const int64_t unmasked_end = d.causal && d.window >= 0 ? j0 + d.window + 1 : L;
-    for (int64_t ib = i_begin; ib < i_end; ib += Bq) {
-      const int64_t n = min_of(Bq, i_end - ib);
-      // Two passes over the chunk's queries: the first has no loop-carried sums, so the exponentials of
-      // successive queries overlap; the second's 2 Dh accumulators stay in registers.
-      for (int64_t i = ib; i < ib + n; ++i) {
-        const float* qi = in.q + i * ldi;
-        const float* oi = in.dout + i * ldd;
-        Vec s0 = kt[0] * qi[0], s1 = kt[1] * qi[1], g0 = vt[0] * oi[0], g1 = vt[1] * oi[1];
-        for (int e = 2; e < kDh; e += 2) {
-          s0 += kt[e] * qi[e], s1 += kt[e + 1] * qi[e + 1];
-          g0 += vt[e] * oi[e], g1 += vt[e + 1] * oi[e + 1];
-        }
-        Vec p = exp_lanes((s0 + s1) * scale - lse[i]);
-        if (i < unmasked_begin || i >= unmasked_end || c < W) {
-          const int32_t ii = static_cast<int32_t>(i);
-          IVec seen = real_key;
-          if (d.causal) seen &= key <= ii;
-          if (d.window >= 0) seen &= key >= ii - static_cast<int32_t>(d.window);
-          p = seen ? p : Vec{};
-        }
-        Vec ds = scale * p * ((g0 + g1) - D[i]);
-        // dS from the probabilities as computed; the products see them rounded (attention_impl.h).
-        if (round_tiles) p = round_lanes(p), ds = round_lanes(ds);
-        store(P + (i - ib) * W, p);
-        store(DS + (i - ib) * W, ds);
-      }
-      for (int64_t i = ib; i < ib + n; ++i) {
-        const float* qi = in.q + i * ldi;
-        const float* oi = in.dout + i * ldd;
-        const Vec p = load(P + (i - ib) * W), ds = load(DS + (i - ib) * W);
-        for (int e = 0; e < kDh; ++e) dvt[e] += p * oi[e], dkt[e] += ds * qi[e];
-      }
-      if (dq != nullptr) Products::gemm(n, kDh, c, DS, W, false, in.k + j0 * ldi, ldi, false, dq + ib * ld, ld, true);
+  auto block_of = [&](float* base, int64_t b, Vec (&x)[kDh]) {
+    for (int e = 0; e < kDh; ++e) x[e] = load(base + (b * kDh + e) * W);
+  };
+  auto put_block = [&](float* base, int64_t b, const Vec (&x)[kDh]) {
+    for (int e = 0; e < kDh; ++e) store(base + (b * kDh + e) * W, x[e]);
+  };
+  // Key tiles of Bk keys: a query chunk's rows of q and dout are read once per tile and its dq updated
+  // by one product over the tile, not once per block of W keys.
+  for (int64_t J0 = 0; J0 < L; J0 += Bk) {
+    const int64_t tile = min_of(Bk, L - J0), blocks = (tile + W - 1) / W;
+    for (int64_t b = 0; b < blocks; ++b) {
+      Vec x[kDh];
+      const int64_t j0 = J0 + b * W, c = min_of(W, L - j0);
+      transpose_in<kDh>(in.k, ldi, j0, c, x);
+      put_block(KT, b, x);
+      transpose_in<kDh>(in.v, ldi, j0, c, x);
+      put_block(VT, b, x);
+      for (int e = 0; e < kDh; ++e) x[e] = Vec{};
+      put_block(dKT, b, x);
+      put_block(dVT, b, x);
     }
-    for (int64_t t = 0; t < c; ++t)
-      for (int e = 0; e < kDh; ++e) {
-        if (dk != nullptr) dk[(j0 + t) * ld + e] += dkt[e][t];
-        if (dv != nullptr) dv[(j0 + t) * ld + e] += dvt[e][t];
+    // Queries that see some key of the tile.
+    const int64_t tile_i_begin = d.causal ? J0 : 0;
+    const int64_t tile_i_end = d.causal && d.window >= 0 ? min_of(L, J0 + tile + d.window) : L;
+    for (int64_t ib = tile_i_begin; ib < tile_i_end; ib += Bq) {
+      const int64_t n = min_of(Bq, tile_i_end - ib);
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t j0 = J0 + b * W, c = min_of(W, L - j0);
+        // The chunk's queries that see some key of the block ([lo, hi)); the others' ds rows are 0.
+        const int64_t lo = max_of(ib, d.causal ? j0 : 0);
+        const int64_t hi = max_of(lo, min_of(ib + n, d.causal && d.window >= 0 ? j0 + c + d.window : L));
+        for (int64_t i = ib; i < ib + n; ++i)
+          if (i < lo || i >= hi) store(DS + (i - ib) * Bk + b * W, Vec{});
+        if (hi == lo) continue;
+        Vec kt[kDh], vt[kDh], dkt[kDh], dvt[kDh];
+        block_of(KT, b, kt);
+        block_of(VT, b, vt);
+        block_of(dKT, b, dkt);
+        block_of(dVT, b, dvt);
+        const IVec key = lane_index() + static_cast<int32_t>(j0);
+        const IVec real_key = lane_index() < static_cast<int32_t>(c);
+        // Queries that see every key of the block need no mask.
+        const int64_t unmasked_begin = d.causal ? j0 + c - 1 : 0;
+        const int64_t unmasked_end = d.causal && d.window >= 0 ? j0 + d.window + 1 : L;
+        // Two passes over the queries: the first has no loop-carried sums, so the exponentials of
+        // successive queries overlap; the second's 2 Dh accumulators stay in registers.
+        for (int64_t i = lo; i < hi; ++i) {
+          const float* qi = in.q + i * ldi;
+          const float* oi = in.dout + i * ldd;
+          Vec s0 = kt[0] * qi[0], s1 = kt[1] * qi[1], g0 = vt[0] * oi[0], g1 = vt[1] * oi[1];
+          for (int e = 2; e < kDh; e += 2) {
+            s0 += kt[e] * qi[e], s1 += kt[e + 1] * qi[e + 1];
+            g0 += vt[e] * oi[e], g1 += vt[e + 1] * oi[e + 1];
+          }
+          Vec p = exp_lanes((s0 + s1) * scale - lse[i]);
+          if (i < unmasked_begin || i >= unmasked_end || c < W) {
+            const int32_t ii = static_cast<int32_t>(i);
+            IVec seen = real_key;
+            if (d.causal) seen &= key <= ii;
+            if (d.window >= 0) seen &= key >= ii - static_cast<int32_t>(d.window);
+            p = seen ? p : Vec{};
+          }
+          Vec ds = scale * p * ((g0 + g1) - D[i]);
+          // dS from the probabilities as computed; the products see them rounded (attention_impl.h).
+          if (round_tiles) p = round_lanes(p), ds = round_lanes(ds);
+          store(P + (i - ib) * W, p);
+          store(DS + (i - ib) * Bk + b * W, ds);
+        }
+        for (int64_t i = lo; i < hi; ++i) {
+          const float* qi = in.q + i * ldi;
+          const float* oi = in.dout + i * ldd;
+          const Vec p = load(P + (i - ib) * W), ds = load(DS + (i - ib) * Bk + b * W);
+          for (int e = 0; e < kDh; ++e) dvt[e] += p * oi[e], dkt[e] += ds * qi[e];
+        }
+        put_block(dKT, b, dkt);
+        put_block(dVT, b, dvt);
       }
+      if (dq != nullptr) Products::gemm(n, kDh, tile, DS, Bk, false, in.k + J0 * ldi, ldi, false, dq + ib * ld, ld, true);
+    }
+    for (int64_t b = 0; b < blocks; ++b) {
+      Vec dkt[kDh], dvt[kDh];
+      block_of(dKT, b, dkt);
+      block_of(dVT, b, dvt);
+      const int64_t j0 = J0 + b * W, c = min_of(W, L - j0);
+      for (int64_t t = 0; t < c; ++t)
+        for (int e = 0; e < kDh; ++e) {
+          if (dk != nullptr) dk[(j0 + t) * ld + e] += dkt[e][t];
+          if (dv != nullptr) dv[(j0 + t) * ld + e] += dvt[e][t];
+        }
+    }
   }
 }
 
