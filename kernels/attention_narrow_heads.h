@@ -10,11 +10,11 @@
 //   forward, W queries per block, keys one at a time:
 //     s = scale * sum_e Qt[e] * k_j[e]           (Qt[e]: lane t holds q_{i0+t}[e]; k_j[e] broadcast)
 //     online softmax across keys, lane-wise;  acc[e] += p * v_j[e]
-//   backward, W keys per block, queries one at a time:
+//   backward, key tiles of 64 in blocks of W keys, queries one at a time:
 //     p = exp(scale * sum_e Kt[e] q_i[e] - lse_i),  dp = sum_e Vt[e] dout_i[e],  ds = scale p (dp - D_i)
 //     dVt[e] += p dout_i[e],  dKt[e] += ds q_i[e]   (lane-wise)
-//   and dq_i += sum_j ds_ij k_j, the one sum across lanes, as a product of the stored ds rows with the
-//   block's keys (this set's SGEMM).
+//   and dq_i += sum_j ds_ij k_j, the one sum across lanes, as one product of a query chunk's stored ds
+//   rows with the tile's keys (this set's SGEMM).
 // Each sum runs in a fixed order, so results are deterministic; they differ from the tiled kernel's in
 // the last bits (tests/kernels/test_isa.cpp checks both against float64).
 #pragma once
