@@ -83,6 +83,16 @@ inline T row_sum(const T* s, int64_t lo, int64_t hi) {
   return sum;
 }
 
+// D[i] = dout_i . out_i for i < L (rows ld_out apart), the row term of dS in backward.
+template <typename T>
+inline void row_dots(int64_t L, int64_t Dh, const T* dout, const T* out, int64_t ld_out, T* D) {
+  for (int64_t i = 0; i < L; ++i) {
+    T s = 0;
+    for (int64_t e = 0; e < Dh; ++e) s += dout[i * ld_out + e] * out[i * ld_out + e];
+    D[i] = s;
+  }
+}
+
 // The operands of the tile products: the caller's q, k, v, dout, or copies of them rounded to bf16.
 template <typename T>
 struct Operands {
@@ -169,11 +179,7 @@ void backward(const AttentionDims& d, T scale, const Operands<T>& in, bool round
   T* D = scratch;                      // [L] dout_i . out_i
   T* p = D + aligned_count(L);         // [Bq, Bk] probabilities
   T* ds = p + aligned_count(Bq * Bk);  // [Bq, Bk] dP, then scale * dS
-  for (int64_t i = 0; i < L; ++i) {
-    T s = 0;
-    for (int64_t e = 0; e < Dh; ++e) s += dout[i * ld_out + e] * out[i * ld_out + e];
-    D[i] = s;
-  }
+  row_dots(L, Dh, dout, out, ld_out, D);
   for (int64_t j0 = 0; j0 < L; j0 += Bk) {
     const int64_t j1 = min_of(j0 + Bk, L), c = j1 - j0;
     // Queries that see some key of the tile: i >= j0 when causal, and i <= j1 - 1 + window.

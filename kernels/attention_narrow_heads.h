@@ -110,6 +110,15 @@ inline IVec visible_to_queries(const Visibility& vis, const IVec& query, int64_t
   return seen;
 }
 
+// Keys (one per lane) visible to query i in `vis`, as a mask.
+inline IVec keys_seen_by(const Visibility& vis, const IVec& key, int64_t i) {
+  if (!vis.causal) return IVec{} - 1;
+  const int32_t ii = static_cast<int32_t>(i);
+  IVec seen = key <= ii;
+  if (vis.window >= 0) seen &= key >= ii - static_cast<int32_t>(vis.window);
+  return seen;
+}
+
 template <int kDh>
 void forward(const AttentionDims& d, float scale, const Operands<float>& in, bool round_tiles, float* out, float* lse,
              float* scratch) {
@@ -169,6 +178,7 @@ void backward(const AttentionDims& d, float scale, const Operands<float>& in, bo
               const float* lse, const float* dout, float* dq, float* dk, float* dv, float* scratch) {
   if (dq == nullptr && dk == nullptr && dv == nullptr) return;
   const int64_t L = d.L, ld = d.ld, ldi = in.ld, ld_out = d.ld_out, ldd = in.ld_dout;
+  const Visibility vis{L, d.causal, d.window};
   static_assert(Bq * W + Bq * Bk + 4 * Bk * kDh <= 3 * Bq * Bk, "attention_impl::backward_tile_scratch is too small");
   float* D = scratch;                               // [L] dout_i . out_i
   float* P = D + attention_impl::aligned_count(L);  // [Bq][W] probabilities of a query chunk against a block
@@ -177,11 +187,7 @@ void backward(const AttentionDims& d, float scale, const Operands<float>& in, bo
   float* VT = KT + Bk * kDh;                        // [Bk / W][kDh][W] values
   float* dKT = VT + Bk * kDh;                       // [Bk / W][kDh][W] dk of the tile's keys, lane-wise
   float* dVT = dKT + Bk * kDh;                      // [Bk / W][kDh][W] dv
-  for (int64_t i = 0; i < L; ++i) {
-    float s = 0;
-    for (int e = 0; e < kDh; ++e) s += dout[i * ld_out + e] * out[i * ld_out + e];
-    D[i] = s;
-  }
+  attention_impl::row_dots(L, int64_t{kDh}, dout, out, ld_out, D);
   auto block_of = [&](float* base, int64_t b, Vec (&x)[kDh]) {
     for (int e = 0; e < kDh; ++e) x[e] = load(base + (b * kDh + e) * W);
   };
@@ -238,11 +244,7 @@ void backward(const AttentionDims& d, float scale, const Operands<float>& in, bo
           }
           Vec p = exp_lanes((s0 + s1) * scale - lse[i]);
           if (i < unmasked_begin || i >= unmasked_end || c < W) {
-            const int32_t ii = static_cast<int32_t>(i);
-            IVec seen = real_key;
-            if (d.causal) seen &= key <= ii;
-            if (d.window >= 0) seen &= key >= ii - static_cast<int32_t>(d.window);
-            p = seen ? p : Vec{};
+            p = (real_key & keys_seen_by(vis, key, i)) ? p : Vec{};
           }
           Vec ds = scale * p * ((g0 + g1) - D[i]);
           // dS from the probabilities as computed; the products see them rounded (attention_impl.h).
