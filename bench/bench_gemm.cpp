@@ -5,11 +5,12 @@
 // [16256 x 128] x [128 x 512]. Prints GFLOP/s (fastest of repeated calls; other processes only add time).
 // It never asserts on timings.
 //
-// Usage: bench_gemm [min_seconds_per_measurement=0.5]
+// Usage: bench_gemm [min_seconds_per_measurement=0.5] [M N K tA tB]   (the last five: that product only)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   namespace k = mad::kernels;
   const double min_seconds = argc > 1 ? std::atof(argv[1]) : 0.5;
   const int64_t T = 16256, D = 128, F = 352;  // tokens, width, swiglu inner width
-  const Product products[] = {
+  const Product model_products[] = {
       {"x[T,D] * W[D,4D] (issue)", T, 4 * D, D, false, false},
       {"qkv: x W^T", T, 3 * D, D, false, true},
       {"w1: x W^T", T, F, D, false, true},
@@ -57,6 +58,20 @@ int main(int argc, char** argv) {
       {"w3 dW: dY^T h", D, F, T, true, false},
       {"attention tile: q k^T", 64, 64, 8, false, true},
   };
+  std::vector<Product> products(std::begin(model_products), std::end(model_products));
+  if (argc == 7) {
+    products = {{"given", std::atol(argv[2]), std::atol(argv[3]), std::atol(argv[4]), std::atoi(argv[5]) != 0,
+                 std::atoi(argv[6]) != 0}};
+    const Product& g = products[0];
+    const auto fits = [](int64_t a, int64_t b) { return a > 0 && b > 0 && a <= (int64_t{1} << 28) / b; };
+    if (!fits(g.M, g.K) || !fits(g.K, g.N) || !fits(g.M, g.N)) {
+      std::fprintf(stderr, "bench_gemm: M, N, K must be positive with each operand at most 2^28 floats\n");
+      return 2;
+    }
+  } else if (argc > 2) {
+    std::fprintf(stderr, "usage: bench_gemm [min_seconds=0.5] [M N K tA tB]\n");
+    return 2;
+  }
   const k::KernelTable& table = k::active_kernels();
   const double peak = table.fma_peak_gflops(2000000), bf16_peak = table.bf16_dot_peak_gflops(2000000);
   std::printf("bench_gemm: 1 thread, isa=%s, FMA peak %.1f GFLOP/s", std::string(k::isa_name(table.isa)).c_str(), peak);

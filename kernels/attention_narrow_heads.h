@@ -59,27 +59,8 @@ inline IVec lane_index() {
 }
 inline Vec vmax(const Vec& a, const Vec& b) { return a > b ? a : b; }
 
-// exp_f32 (kernels/vecmath.h) lane by lane, in vector operations.
-inline Vec exp_lanes(Vec x) {
-  const IVec underflow = x < -87.33654f;
-  x = x < -87.33654f ? splat(-87.33654f) : x;
-  x = x > 88.0f ? splat(88.0f) : x;
-  const float shifter = 12582912.0f;
-  const Vec n = (x * 1.44269504088896341f + shifter) - shifter;
-  Vec r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  Vec p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const Vec y = p * r * r + r + 1.0f;
-  const IVec bits = (__builtin_convertvector(n, IVec) + 127) << 23;
-  Vec scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return underflow ? Vec{} : y * scale;
-}
+// exp_f32 (kernels/vecmath.h) lane by lane.
+inline Vec exp_lanes(Vec x) { return exp_f32_lanes(x); }
 
 inline Vec round_lanes(Vec x) {
   for (int t = 0; t < W; ++t) x[t] = round_to_bf16(x[t]);

@@ -9,6 +9,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/isa/isa_namespace.h"
 
@@ -17,27 +18,39 @@ namespace mad::kernels {
 inline namespace MAD_ISA_NS {
 
 // e^x. Below -87.3 the result is 0 (so exp(-inf) = 0, as masks need); above 88 it saturates at e^88.
-inline float exp_f32(float x) {
-  const bool underflow = x < -87.33654f;
+// F is float or a GCC/Clang vector of floats (where comparisons, ?: and arithmetic act lane by lane), so
+// the scalar loops the compiler vectorises and the hand-written vector kernels
+// (kernels/attention_narrow_heads.h) compute the same polynomial with the same operations.
+template <typename F>
+inline F exp_f32_lanes(F x) {
+  const F lo = F{} + -87.33654f, hi = F{} + 88.0f;  // F{} + c: c in every lane (or c itself for float)
+  const auto underflow = x < lo;
   // Plain comparisons, not fmin/fmax: those are library calls that stop vectorisation without -ffast-math.
-  x = x < -87.33654f ? -87.33654f : x;
-  x = x > 88.0f ? 88.0f : x;  // n <= 127: a finite power of two
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;  // n <= 127: a finite power of two
   // x = n ln2 + r with |r| <= ln2/2; n rounded to nearest by the 1.5 * 2^23 trick (pure arithmetic).
   const float shifter = 12582912.0f;
-  const float n = (x * 1.44269504088896341f + shifter) - shifter;
-  float r = x - n * 0.693359375f;  // ln2 split in a high part exact in float and a low part
+  const F n = (x * 1.44269504088896341f + shifter) - shifter;
+  F r = x - n * 0.693359375f;  // ln2 split in a high part exact in float and a low part
   r = r - n * -2.12194440e-4f;
   // Cephes' minimax polynomial for e^r on [-ln2/2, ln2/2].
-  float p = 1.9875691500e-4f;
+  F p = F{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-  return underflow ? 0.0f : y * scale;
+  const F y = p * r * r + r + 1.0f;
+  F scale;
+  if constexpr (std::is_same_v<F, float>) {
+    scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  } else {
+    using Int = decltype(n < n);  // the vector of int32 lanes of F's width
+    scale = std::bit_cast<F>((__builtin_convertvector(n, Int) + 127) << 23);
+  }
+  return underflow ? F{} : y * scale;
 }
+inline float exp_f32(float x) { return exp_f32_lanes(x); }
 
 template <typename T> inline T vexp(T x) { return std::exp(x); }
 template <> inline float vexp<float>(float x) { return exp_f32(x); }
