@@ -149,9 +149,9 @@ void backward_matmul(Tape& tape, const Node& n) {
 }  // namespace mad
 
 // ---- linear: x [..., in], weight [out, in], bias [out] (optional) -> x weight^T + bias [..., out] -------
-// The matmul + bias of a Linear layer in one op: the rows of the result start as the bias and the product
-// is added to them inside the GEMM, instead of a second full pass over the product (and a second
-// [..., out] tensor) for the bias add. Backward: the input gradient is written by the GEMM directly when
+// The matmul + bias of a Linear layer in one op: the GEMM adds the bias as it stores each tile of the
+// product, instead of a pass that fills the result with the bias first (10-20% of a forward product at
+// the MAD shapes) or one that adds it afterwards. Backward: the input gradient is written by the GEMM directly when
 // nothing else has contributed to it yet (no zero-fill), and the bias gradient is a column sum split by
 // columns across threads (the same bits on any number of threads).
 namespace mad {
@@ -182,8 +182,7 @@ Var linear(Var x, Var weight, Var bias) {
     }
     const T* pb = bias.value().template data<T>();
     parallel_for(rows, 32, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) std::copy_n(pb, N, py + r * N);
-      kernels::gemm<T>(r1 - r0, N, K, px + r0 * K, K, false, pw, K, true, py + r0 * N, N, true);
+      kernels::gemm<T>(r1 - r0, N, K, px + r0 * K, K, false, pw, K, true, py + r0 * N, N, false, pb);
     });
   });
   return tape.record(OpId::linear, {x, weight, bias}, out);

@@ -11,9 +11,11 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/check.h"
 #include "kernels/precision.h"
 #include "kernels/sgemm.h"
 
@@ -40,16 +42,20 @@ void gemm_eigen(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, bool t
   if (trans_a && trans_b) c.noalias() += a.transpose() * b.transpose();
 }
 
+// With `bias` (N values; accumulate false only) every row of C is bias + op(A) op(B) (kernels/sgemm.h).
 template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, bool trans_a, const T* B, int64_t ldb,
-          bool trans_b, T* C, int64_t ldc, bool accumulate) {
+          bool trans_b, T* C, int64_t ldc, bool accumulate, const T* bias = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
     if (matmul_precision() == Precision::bf16)
-      sgemm_bf16(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
+      sgemm_bf16(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate, bias);
     else
-      sgemm(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
+      sgemm(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate, bias);
   } else {
-    gemm_eigen(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
+    MAD_KERNEL_CHECK(bias == nullptr || !accumulate, "gemm: a bias is added to a product that overwrites C only");
+    if (bias != nullptr)
+      for (int64_t i = 0; i < M; ++i) std::copy_n(bias, N, C + i * ldc);
+    gemm_eigen(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate || bias != nullptr);
   }
 }
 

@@ -24,13 +24,15 @@ inline constexpr int64_t kSgemmMc = 144;
 inline constexpr int64_t kSgemmKc = 512;
 inline constexpr int64_t kSgemmNc = 1024;
 
-// float32 products on the active instruction set.
+// float32 products on the active instruction set. With `bias` (N values, accumulate false only) each row
+// of C is bias + op(A) op(B), added as the product is stored: the same bits as filling C with the bias
+// and accumulating into it, without the extra pass over C.
 void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B, int64_t ldb,
-           bool trans_b, float* C, int64_t ldc, bool accumulate);
+           bool trans_b, float* C, int64_t ldc, bool accumulate, const float* bias = nullptr);
 
 // The same with both operands rounded to bf16 (round to nearest even) and float32 accumulation
 // (kernels/precision.h): VDPBF16PS on avx512bf16, the float32 kernel on rounded operands elsewhere.
 void sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B,
-                int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate);
+                int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate, const float* bias = nullptr);
 
 }  // namespace mad::kernels

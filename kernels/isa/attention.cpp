@@ -16,7 +16,7 @@ namespace {
 struct IsaProducts {
   static void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
                    bool tb, float* C, int64_t ldc, bool accumulate) {
-    sgemm_f32(M, N, K, A, lda, ta, B, ldb, tb, C, ldc, accumulate);
+    sgemm_f32(M, N, K, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nullptr);
   }
 };
 

@@ -11,9 +11,9 @@ const KernelTable& isa_kernel_table();
 
 // kernels/isa/sgemm.cpp
 void sgemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B,
-               int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate);
+               int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate, const float* bias);
 void sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B,
-                int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate);
+                int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate, const float* bias);
 
 // kernels/isa/elementwise.cpp
 

@@ -14,9 +14,9 @@
 
 namespace mad::kernels {
 
-// C[M, N] (+)= op(A) op(B), the operand conventions of kernels/sgemm.h.
+// C[M, N] (+)= op(A) op(B) (+ bias), the operand conventions of kernels/sgemm.h.
 using SgemmFn = void (*)(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B,
-                         int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate);
+                         int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate, const float* bias);
 using AttentionForwardFn = void (*)(const AttentionDims& d, float scale, const float* q, const float* k,
                                     const float* v, float* out, float* lse, float* scratch);
 using AttentionBackwardFn = void (*)(const AttentionDims& d, float scale, const float* q, const float* k,

@@ -53,8 +53,9 @@ constexpr int64_t kNarrowColumns = 16;
 // Each defines MR, NR, the cache blocks MC (a multiple of MR), KC, NC (a multiple of NR), the packed
 // element type Elem, kPair (k values per packed group: 1, or 2 for bf16 pairs), kRound (round float
 // operands to bf16 while packing) and
-//   run(groups, a, b, c, ldc, overwrite): c[MR, NR] (row stride ldc) = (overwrite ? 0 : c) + a b
-// over `groups` packed k groups: a is [groups][MR][kPair], b is [groups][NR][kPair].
+//   run(groups, a, b, c, ldc, overwrite, bias): c[MR, NR] (row stride ldc) = a b + (overwrite ? bias : c)
+// over `groups` packed k groups: a is [groups][MR][kPair], b is [groups][NR][kPair]; bias is NR values
+// added to every row, or nullptr for none (then an overwritten tile is a b alone).
 
 // Asks for the cache lines of a tile of C (rows ldc apart) before the k loop, which then hides their
 // latency: the tiles walk down a panel of columns, a pattern the hardware prefetchers do not follow, so
@@ -78,7 +79,7 @@ struct GenericKernel {
   static constexpr bool kRound = Round;
   typedef float Vec __attribute__((vector_size(16)));
   static void run(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict c,
-                  int64_t ldc, bool overwrite) {
+                  int64_t ldc, bool overwrite, const float* bias) {
     Vec c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {};
     for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
       Vec b0, b1;
@@ -91,17 +92,19 @@ struct GenericKernel {
       c20 += a2 * b0, c21 += a2 * b1;
       c30 += a3 * b0, c31 += a3 * b1;
     }
-    put(c + 0 * ldc, c00, c01, overwrite);
-    put(c + 1 * ldc, c10, c11, overwrite);
-    put(c + 2 * ldc, c20, c21, overwrite);
-    put(c + 3 * ldc, c30, c31, overwrite);
+    const float* add_row = overwrite ? bias : nullptr;  // what the tile adds to each row: bias, C or nothing
+    put(c + 0 * ldc, c00, c01, overwrite ? add_row : c + 0 * ldc);
+    put(c + 1 * ldc, c10, c11, overwrite ? add_row : c + 1 * ldc);
+    put(c + 2 * ldc, c20, c21, overwrite ? add_row : c + 2 * ldc);
+    put(c + 3 * ldc, c30, c31, overwrite ? add_row : c + 3 * ldc);
   }
-  // By reference: passing vectors by value would change the baseline's ABI (-Wpsabi).
-  static void put(float* row, Vec& lo, Vec& hi, bool overwrite) {
-    if (!overwrite) {
+  // row = lo hi + add (8 values, or nothing when add is null). By reference: passing vectors by value would
+  // change the baseline's ABI (-Wpsabi).
+  static void put(float* row, Vec& lo, Vec& hi, const float* add) {
+    if (add != nullptr) {
       Vec old_lo, old_hi;
-      std::memcpy(&old_lo, row, sizeof old_lo);
-      std::memcpy(&old_hi, row + 4, sizeof old_hi);
+      std::memcpy(&old_lo, add, sizeof old_lo);
+      std::memcpy(&old_hi, add + 4, sizeof old_hi);
       lo += old_lo, hi += old_hi;
     }
     std::memcpy(row, &lo, sizeof lo);
@@ -119,7 +122,7 @@ struct Avx2Kernel {
   // The 6 x 16 tile lives in 12 ymm registers for the whole k loop (the FMA units, not memory, are the
   // limit).
   static void run(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict c,
-                  int64_t ldc, bool overwrite) {
+                  int64_t ldc, bool overwrite, const float* bias) {
     // Written out register by register: GCC spills an array of accumulators (measured 42 vs 100 GFLOP/s).
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
            c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
@@ -138,9 +141,10 @@ struct Avx2Kernel {
 #undef MAD_AVX2_ROW
     }
     auto put = [&](float* row, __m256 lo, __m256 hi) {
-      if (!overwrite) {
-        lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));
-        hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));
+      const float* add = overwrite ? bias : row;  // bias, C or nothing
+      if (add != nullptr) {
+        lo = _mm256_add_ps(lo, _mm256_loadu_ps(add));
+        hi = _mm256_add_ps(hi, _mm256_loadu_ps(add + 8));
       }
       _mm256_storeu_ps(row, lo);
       _mm256_storeu_ps(row + 8, hi);
@@ -163,10 +167,11 @@ struct Avx2Kernel {
 #define MAD_AVX512_PUT(r)                                               \
   {                                                                     \
     float* row = c + r * ldc;                                           \
+    const float* add = overwrite ? bias : row; /* bias, C or nothing */ \
     __m512 lo = c##r##0, hi = c##r##1;                                  \
-    if (!overwrite) {                                                   \
-      lo = _mm512_add_ps(lo, _mm512_loadu_ps(row));                     \
-      hi = _mm512_add_ps(hi, _mm512_loadu_ps(row + 16));                \
+    if (add != nullptr) {                                               \
+      lo = _mm512_add_ps(lo, _mm512_loadu_ps(add));                     \
+      hi = _mm512_add_ps(hi, _mm512_loadu_ps(add + 16));                \
     }                                                                   \
     _mm512_storeu_ps(row, lo);                                          \
     _mm512_storeu_ps(row + 16, hi);                                     \
@@ -180,7 +185,7 @@ struct Avx512Kernel {
   static constexpr int64_t kPair = 1;
   static constexpr bool kRound = Round;
   static void run(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict c,
-                  int64_t ldc, bool overwrite) {
+                  int64_t ldc, bool overwrite, const float* bias) {
     prefetch_tile<MR, NR>(c, ldc);
     MAD_AVX512_ROWS(MAD_AVX512_DECLARE)
 #pragma GCC unroll 2
@@ -209,7 +214,7 @@ struct Avx512Bf16Kernel {
   static constexpr int64_t kPair = 2;
   static constexpr bool kRound = false;
   static void run(int64_t groups, const uint16_t* __restrict a, const uint16_t* __restrict b, float* __restrict c,
-                  int64_t ldc, bool overwrite) {
+                  int64_t ldc, bool overwrite, const float* bias) {
     prefetch_tile<MR, NR>(c, ldc);
     MAD_AVX512_ROWS(MAD_AVX512_DECLARE)
     const SignedPairWord* pairs = reinterpret_cast<const SignedPairWord*>(a);
@@ -428,7 +433,7 @@ template <> struct VectorOf<8> { typedef float type __attribute__((vector_size(3
 // extensions, so the generic set gets SSE or NEON and the others their own width).
 template <int64_t kN, bool kRound>
 void narrow_vector_rows(int64_t M, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
-                        float* C, int64_t ldc, bool accumulate) {
+                        float* C, int64_t ldc, bool accumulate, const float* bias) {
   using Vec = typename VectorOf<kN>::type;
   auto in = [](float x) { return kRound ? round_to_bf16(x) : x; };
   // Fills `b` rather than returning it: a vector return value would change the baseline set's ABI.
@@ -440,9 +445,9 @@ void narrow_vector_rows(int64_t M, int64_t K, const float* A, int64_t lda, bool 
   auto a_at = [&](int64_t i, int64_t k) { return in(ta ? A[k * lda + i] : A[i * lda + k]); };
   auto store = [&](int64_t i, Vec& acc) {
     float* c = C + i * ldc;
-    if (accumulate) {
+    if (const float* add = accumulate ? c : bias) {
       Vec old;
-      std::memcpy(&old, c, sizeof(Vec));
+      std::memcpy(&old, add, sizeof(Vec));
       acc += old;
     }
     std::memcpy(c, &acc, sizeof(Vec));
@@ -473,7 +478,7 @@ void narrow_vector_rows(int64_t M, int64_t K, const float* A, int64_t lda, bool 
 // Any N < 16 and either transpose, a row of C at a time in a local array.
 template <bool kRound>
 void narrow_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
-                 bool tb, float* C, int64_t ldc, bool accumulate) {
+                 bool tb, float* C, int64_t ldc, bool accumulate, const float* bias) {
   auto in = [](float x) { return kRound ? round_to_bf16(x) : x; };
   for (int64_t i = 0; i < M; ++i) {
     float acc[16] = {};
@@ -482,16 +487,16 @@ void narrow_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, b
       for (int64_t j = 0; j < N; ++j) acc[j] += a * in(tb ? B[j * ldb + k] : B[k * ldb + j]);
     }
     float* c = C + i * ldc;
-    for (int64_t j = 0; j < N; ++j) c[j] = accumulate ? c[j] + acc[j] : acc[j];
+    for (int64_t j = 0; j < N; ++j) c[j] = accumulate ? c[j] + acc[j] : bias != nullptr ? bias[j] + acc[j] : acc[j];
   }
 }
 
 template <bool kRound>
 void narrow_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool ta, const float* B, int64_t ldb,
-                 bool tb, float* C, int64_t ldc, bool accumulate) {
-  if (N == 8 && !tb) narrow_vector_rows<8, kRound>(M, K, A, lda, ta, B, ldb, C, ldc, accumulate);
-  else if (N == 4 && !tb) narrow_vector_rows<4, kRound>(M, K, A, lda, ta, B, ldb, C, ldc, accumulate);
-  else narrow_rows<kRound>(M, N, K, A, lda, ta, B, ldb, tb, C, ldc, accumulate);
+                 bool tb, float* C, int64_t ldc, bool accumulate, const float* bias) {
+  if (N == 8 && !tb) narrow_vector_rows<8, kRound>(M, K, A, lda, ta, B, ldb, C, ldc, accumulate, bias);
+  else if (N == 4 && !tb) narrow_vector_rows<4, kRound>(M, K, A, lda, ta, B, ldb, C, ldc, accumulate, bias);
+  else narrow_rows<kRound>(M, N, K, A, lda, ta, B, ldb, tb, C, ldc, accumulate, bias);
 }
 
 // ---- the blocked product -----------------------------------------------------------------------------
@@ -516,31 +521,37 @@ struct PackBuffers {
 };
 
 // A tile of m <= MR rows and n <= NR columns of C: full tiles go straight to C, edge tiles through a
-// buffer of which only the valid part is written back.
+// buffer of which only the valid part is written back. bias: the tile's n bias values, or nullptr.
 template <class Kernel>
 void tile(int64_t groups, const typename Kernel::Elem* a, const typename Kernel::Elem* b, float* c, int64_t ldc,
-          int64_t m, int64_t n, bool overwrite) {
+          int64_t m, int64_t n, bool overwrite, const float* bias) {
   constexpr int64_t MR = Kernel::MR, NR = Kernel::NR;
   if (m == MR && n == NR) {
-    Kernel::run(groups, a, b, c, ldc, overwrite);
+    Kernel::run(groups, a, b, c, ldc, overwrite, bias);
     return;
   }
   alignas(64) float buf[MR * NR];
-  Kernel::run(groups, a, b, buf, NR, true);
+  Kernel::run(groups, a, b, buf, NR, true, nullptr);
   for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = overwrite ? buf[i * NR + j] : c[i * ldc + j] + buf[i * NR + j];
+    for (int64_t j = 0; j < n; ++j) {
+      const float p = buf[i * NR + j];
+      c[i * ldc + j] = !overwrite ? c[i * ldc + j] + p : bias != nullptr ? bias[j] + p : p;
+    }
 }
 
 template <class Kernel>
 void blocked_sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B,
-                   int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate) {
+                   int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate, const float* bias) {
   constexpr int64_t MR = Kernel::MR, NR = Kernel::NR, MC = Kernel::MC, KC = Kernel::KC, NC = Kernel::NC,
                     P = Kernel::kPair;
   static_assert(MC % MR == 0 && NC % NR == 0 && KC % P == 0, "cache blocks must hold whole tiles and k groups");
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)
-      for (int64_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * static_cast<size_t>(N));
+      for (int64_t i = 0; i < M; ++i) {
+        if (bias != nullptr) std::memcpy(C + i * ldc, bias, sizeof(float) * static_cast<size_t>(N));
+        else std::memset(C + i * ldc, 0, sizeof(float) * static_cast<size_t>(N));
+      }
     return;
   }
   thread_local PackBuffers<Kernel> buf;
@@ -552,7 +563,8 @@ void blocked_sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
     const int64_t nc = min_of(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += kc_even) {
       const int64_t kc = min_of(kc_even, K - pc), groups = (kc + P - 1) / P;
-      // The first depth block overwrites C unless the caller accumulates; later blocks add.
+      // The first depth block overwrites C (adding the bias, if any) unless the caller accumulates; later
+      // blocks add to C.
       const bool overwrite = pc == 0 && !accumulate;
       pack_b<Kernel>(kc, nc, trans_b ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, trans_b, buf.b);
       for (int64_t ic = 0; ic < M; ic += MC) {
@@ -562,7 +574,7 @@ void blocked_sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
           const typename Kernel::Elem* b_panel = buf.b + jr * groups * P;
           for (int64_t ir = 0; ir < mc; ir += MR)
             tile<Kernel>(groups, buf.a + ir * groups * P, b_panel, C + (ic + ir) * ldc + jc + jr, ldc,
-                         min_of(MR, mc - ir), min_of(NR, nc - jr), overwrite);
+                         min_of(MR, mc - ir), min_of(NR, nc - jr), overwrite, bias != nullptr ? bias + jc + jr : nullptr);
         }
       }
     }
@@ -586,15 +598,15 @@ using Bf16Kernel = F32Kernel<true>;
 }  // namespace
 
 void sgemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B,
-               int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate) {
-  if (N < kNarrowColumns) narrow_gemm<false>(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
-  else blocked_sgemm<F32Kernel<false>>(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
+               int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate, const float* bias) {
+  if (N < kNarrowColumns) narrow_gemm<false>(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate, bias);
+  else blocked_sgemm<F32Kernel<false>>(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate, bias);
 }
 
 void sgemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a, const float* B,
-                int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate) {
-  if (N < kNarrowColumns) narrow_gemm<true>(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
-  else blocked_sgemm<Bf16Kernel>(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate);
+                int64_t ldb, bool trans_b, float* C, int64_t ldc, bool accumulate, const float* bias) {
+  if (N < kNarrowColumns) narrow_gemm<true>(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate, bias);
+  else blocked_sgemm<Bf16Kernel>(M, N, K, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate, bias);
 }
 
 }  // namespace mad::kernels::MAD_ISA_NS

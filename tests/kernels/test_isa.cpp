@@ -89,7 +89,7 @@ Product run_product(SgemmFn fn, const Shape& s, uint64_t seed) {
   const std::vector<float> B = random_vector<float>(static_cast<size_t>(s.K * s.N), seed + 1);
   Product p;
   p.c.assign(static_cast<size_t>(s.M * s.N), 0.5f);
-  fn(s.M, s.N, s.K, A.data(), lda, s.ta, B.data(), ldb, s.tb, p.c.data(), s.N, false);
+  fn(s.M, s.N, s.K, A.data(), lda, s.ta, B.data(), ldb, s.tb, p.c.data(), s.N, false, nullptr);
   for (int64_t i = 0; i < s.M; ++i)
     for (int64_t j = 0; j < s.N; ++j) {
       double e = 0, r = 0, me = 0, mr = 0;
@@ -221,6 +221,34 @@ TEST(IsaAgreement, Bf16AttentionRoundsItsInputsOnceAndStaysNearFloat32) {
         const double error = relative_max_error(raw[r], f32[r]);
         EXPECT_LE(error, 3e-2) << isa_name(isa) << " result " << r << " L=" << d.L;
         if (r != 1) { EXPECT_GT(error, 1e-5) << isa_name(isa) << " result " << r << " L=" << d.L; }
+      }
+    }
+  }
+}
+
+// A bias added as each tile of the product is stored (the Linear op's forward) equals filling C with the
+// bias and accumulating the product into it, bit for bit, on every set and in both precisions: full and
+// edge tiles, narrow products (N < 16), several depth and column blocks (K > 256, N > 1024), and K = 0.
+TEST(IsaAgreement, SgemmWithBiasEqualsBiasFilledAccumulateBitForBit) {
+  std::vector<Shape> shapes = kShapes;
+  shapes.push_back({5, 40, 0, false, false});
+  for (Isa isa : supported_isas()) {
+    const KernelTable& t = kernel_table(isa);
+    for (const bool bf16 : {false, true}) {
+      const SgemmFn fn = bf16 ? t.sgemm_bf16 : t.sgemm;
+      uint64_t seed = 60;
+      for (const Shape& s : shapes) {
+        const int64_t lda = s.ta ? s.M : s.K, ldb = s.tb ? s.K : s.N;
+        const std::vector<float> A = random_vector<float>(static_cast<size_t>(s.M * s.K), seed);
+        const std::vector<float> B = random_vector<float>(static_cast<size_t>(s.K * s.N), seed + 1);
+        const std::vector<float> bias = random_vector<float>(static_cast<size_t>(s.N), seed + 2);
+        seed += 3;
+        std::vector<float> fused(static_cast<size_t>(s.M * s.N), -7.0f), filled;
+        for (int64_t i = 0; i < s.M; ++i) filled.insert(filled.end(), bias.begin(), bias.end());
+        fn(s.M, s.N, s.K, A.data(), lda, s.ta, B.data(), ldb, s.tb, fused.data(), s.N, false, bias.data());
+        fn(s.M, s.N, s.K, A.data(), lda, s.ta, B.data(), ldb, s.tb, filled.data(), s.N, true, nullptr);
+        EXPECT_EQ(fused, filled) << isa_name(isa) << (bf16 ? " bf16" : " f32") << " M=" << s.M << " N=" << s.N
+                                 << " K=" << s.K;
       }
     }
   }
