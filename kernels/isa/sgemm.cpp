@@ -92,11 +92,11 @@ struct GenericKernel {
       c20 += a2 * b0, c21 += a2 * b1;
       c30 += a3 * b0, c31 += a3 * b1;
     }
-    const float* add_row = overwrite ? bias : nullptr;  // what the tile adds to each row: bias, C or nothing
-    put(c + 0 * ldc, c00, c01, overwrite ? add_row : c + 0 * ldc);
-    put(c + 1 * ldc, c10, c11, overwrite ? add_row : c + 1 * ldc);
-    put(c + 2 * ldc, c20, c21, overwrite ? add_row : c + 2 * ldc);
-    put(c + 3 * ldc, c30, c31, overwrite ? add_row : c + 3 * ldc);
+    // What the tile adds to each row: the bias (or nothing) when it overwrites C, else C.
+    put(c + 0 * ldc, c00, c01, overwrite ? bias : c + 0 * ldc);
+    put(c + 1 * ldc, c10, c11, overwrite ? bias : c + 1 * ldc);
+    put(c + 2 * ldc, c20, c21, overwrite ? bias : c + 2 * ldc);
+    put(c + 3 * ldc, c30, c31, overwrite ? bias : c + 3 * ldc);
   }
   // row = lo hi + add (8 values, or nothing when add is null). By reference: passing vectors by value would
   // change the baseline's ABI (-Wpsabi).
@@ -271,8 +271,8 @@ inline void pack_pairs_across(const float* __restrict s0, const float* __restric
 
 #if defined(__AVX2__)
 // Transposes in registers for packing op(A) = A (rows of A along k): rows src[0..4) (or [0..2)) at depth
-// k0..k0+8 go to dst[k * stride + r] for k < 8. Reading whole vectors of each row, rather than one float of
-// each of MR rows per k, made packing 2-4x faster; it was a quarter of the products with N = 128.
+// k0..k0+8 go to dst[k * stride + r] for k < 8. Whole vectors of each row, rather than one float of each of
+// MR rows per k: that gather was a quarter of the time of the products with N = 128 (docs/performance.md).
 inline void transpose_4x8(const float* const* src, int64_t k0, float* dst, int64_t stride) {
   const __m256 r0 = _mm256_loadu_ps(src[0] + k0), r1 = _mm256_loadu_ps(src[1] + k0),
                r2 = _mm256_loadu_ps(src[2] + k0), r3 = _mm256_loadu_ps(src[3] + k0);
