@@ -151,9 +151,9 @@ void backward_matmul(Tape& tape, const Node& n) {
 // ---- linear: x [..., in], weight [out, in], bias [out] (optional) -> x weight^T + bias [..., out] -------
 // The matmul + bias of a Linear layer in one op: the GEMM adds the bias as it stores each tile of the
 // product, instead of a pass that fills the result with the bias first (10-20% of a forward product at
-// the MAD shapes) or one that adds it afterwards. Backward: the input gradient is written by the GEMM directly when
-// nothing else has contributed to it yet (no zero-fill), and the bias gradient is a column sum split by
-// columns across threads (the same bits on any number of threads).
+// the MAD shapes) or one that adds it afterwards. Backward: the input gradient is written by the GEMM
+// directly when nothing else has contributed to it yet (no zero-fill), and the bias gradient is a column
+// sum split by columns across threads (the same bits on any number of threads).
 namespace mad {
 
 Var linear(Var x, Var weight, Var bias) {

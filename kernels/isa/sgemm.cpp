@@ -280,9 +280,9 @@ inline void transpose_4x8(const float* const* src, int64_t k0, float* dst, int64
   const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
                t3 = _mm256_unpackhi_ps(r2, r3);
   // u_k = (r0[k] r1[k] r2[k] r3[k] | the same for k + 4).
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
-               u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 u[4] = {u0, u1, u2, u3};
+  constexpr int kLow = _MM_SHUFFLE(1, 0, 1, 0), kHigh = _MM_SHUFFLE(3, 2, 3, 2);
+  const __m256 u[4] = {_mm256_shuffle_ps(t0, t2, kLow), _mm256_shuffle_ps(t0, t2, kHigh), _mm256_shuffle_ps(t1, t3, kLow),
+                       _mm256_shuffle_ps(t1, t3, kHigh)};
   for (int k = 0; k < 4; ++k) {
     _mm_storeu_ps(dst + k * stride, _mm256_castps256_ps128(u[k]));
     _mm_storeu_ps(dst + (k + 4) * stride, _mm256_extractf128_ps(u[k], 1));
@@ -572,9 +572,10 @@ void blocked_sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
         pack_a<Kernel>(mc, kc, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, trans_a, buf.a);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const typename Kernel::Elem* b_panel = buf.b + jr * groups * P;
+          const float* tile_bias = bias != nullptr ? bias + jc + jr : nullptr;
           for (int64_t ir = 0; ir < mc; ir += MR)
             tile<Kernel>(groups, buf.a + ir * groups * P, b_panel, C + (ic + ir) * ldc + jc + jr, ldc,
-                         min_of(MR, mc - ir), min_of(NR, nc - jr), overwrite, bias != nullptr ? bias + jc + jr : nullptr);
+                         min_of(MR, mc - ir), min_of(NR, nc - jr), overwrite, tile_bias);
         }
       }
     }
