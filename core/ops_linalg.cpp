@@ -8,21 +8,21 @@
 namespace mad {
 namespace {
 
-// One product C (+)= op(A) op(B) split across threads by blocks of rows of C (or of columns when C has
-// fewer rows than columns). Every element is computed by exactly one thread.
+// One product C (+)= op(A) op(B) (+ bias, kernels/gemm.h) split across threads by blocks of rows of C (or
+// of columns when C has fewer rows than columns). Every element is computed by exactly one thread.
 template <typename T>
 void gemm_parallel(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, bool ta, const T* B, int64_t ldb,
-                   bool tb, T* C, int64_t ldc, bool accumulate) {
+                   bool tb, T* C, int64_t ldc, bool accumulate, const T* bias = nullptr) {
   constexpr int64_t kMinRows = 32;
   if (M >= N) {
     parallel_for(M, kMinRows, [&](int64_t m0, int64_t m1) {
       const T* a = ta ? A + m0 : A + m0 * lda;
-      kernels::gemm<T>(m1 - m0, N, K, a, lda, ta, B, ldb, tb, C + m0 * ldc, ldc, accumulate);
+      kernels::gemm<T>(m1 - m0, N, K, a, lda, ta, B, ldb, tb, C + m0 * ldc, ldc, accumulate, bias);
     });
   } else {
     parallel_for(N, kMinRows, [&](int64_t n0, int64_t n1) {
       const T* b = tb ? B + n0 * ldb : B + n0;
-      kernels::gemm<T>(M, n1 - n0, K, A, lda, ta, b, ldb, tb, C + n0, ldc, accumulate);
+      kernels::gemm<T>(M, n1 - n0, K, A, lda, ta, b, ldb, tb, C + n0, ldc, accumulate, bias ? bias + n0 : nullptr);
     });
   }
 }
@@ -175,15 +175,8 @@ Var linear(Var x, Var weight, Var bias) {
   dispatch_float(x.dtype(), "linear", [&]<typename T>() {
     const T* px = x.value().template data<T>();
     const T* pw = weight.value().template data<T>();
-    T* py = out.data<T>();
-    if (!bias.defined()) {
-      gemm_parallel<T>(rows, N, K, px, K, false, pw, K, true, py, N, false);
-      return;
-    }
-    const T* pb = bias.value().template data<T>();
-    parallel_for(rows, 32, [&](int64_t r0, int64_t r1) {
-      kernels::gemm<T>(r1 - r0, N, K, px + r0 * K, K, false, pw, K, true, py + r0 * N, N, false, pb);
-    });
+    const T* pb = bias.defined() ? bias.value().template data<T>() : nullptr;
+    gemm_parallel<T>(rows, N, K, px, K, false, pw, K, true, out.data<T>(), N, false, pb);
   });
   return tape.record(OpId::linear, {x, weight, bias}, out);
 }

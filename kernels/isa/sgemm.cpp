@@ -57,6 +57,10 @@ constexpr int64_t kNarrowColumns = 16;
 // over `groups` packed k groups: a is [groups][MR][kPair], b is [groups][NR][kPair]; bias is NR values
 // added to every row, or nullptr for none (then an overwritten tile is a b alone).
 
+// What a stored tile (or row) of C adds to the product: C itself when the product accumulates into it,
+// else the bias, or nothing (nullptr).
+inline const float* addend(bool overwrite, const float* bias, const float* c) { return overwrite ? bias : c; }
+
 // Asks for the cache lines of a tile of C (rows ldc apart) before the k loop, which then hides their
 // latency: the tiles walk down a panel of columns, a pattern the hardware prefetchers do not follow, so
 // without it the tile's final loads (accumulate, later depth blocks) and stores wait for memory.
@@ -92,11 +96,10 @@ struct GenericKernel {
       c20 += a2 * b0, c21 += a2 * b1;
       c30 += a3 * b0, c31 += a3 * b1;
     }
-    // What the tile adds to each row: the bias (or nothing) when it overwrites C, else C.
-    put(c + 0 * ldc, c00, c01, overwrite ? bias : c + 0 * ldc);
-    put(c + 1 * ldc, c10, c11, overwrite ? bias : c + 1 * ldc);
-    put(c + 2 * ldc, c20, c21, overwrite ? bias : c + 2 * ldc);
-    put(c + 3 * ldc, c30, c31, overwrite ? bias : c + 3 * ldc);
+    put(c + 0 * ldc, c00, c01, addend(overwrite, bias, c + 0 * ldc));
+    put(c + 1 * ldc, c10, c11, addend(overwrite, bias, c + 1 * ldc));
+    put(c + 2 * ldc, c20, c21, addend(overwrite, bias, c + 2 * ldc));
+    put(c + 3 * ldc, c30, c31, addend(overwrite, bias, c + 3 * ldc));
   }
   // row = lo hi + add (8 values, or nothing when add is null). By reference: passing vectors by value would
   // change the baseline's ABI (-Wpsabi).
@@ -141,8 +144,7 @@ struct Avx2Kernel {
 #undef MAD_AVX2_ROW
     }
     auto put = [&](float* row, __m256 lo, __m256 hi) {
-      const float* add = overwrite ? bias : row;  // bias, C or nothing
-      if (add != nullptr) {
+      if (const float* add = addend(overwrite, bias, row)) {
         lo = _mm256_add_ps(lo, _mm256_loadu_ps(add));
         hi = _mm256_add_ps(hi, _mm256_loadu_ps(add + 8));
       }
@@ -167,7 +169,7 @@ struct Avx2Kernel {
 #define MAD_AVX512_PUT(r)                                               \
   {                                                                     \
     float* row = c + r * ldc;                                           \
-    const float* add = overwrite ? bias : row; /* bias, C or nothing */ \
+    const float* add = addend(overwrite, bias, row);                    \
     __m512 lo = c##r##0, hi = c##r##1;                                  \
     if (add != nullptr) {                                               \
       lo = _mm512_add_ps(lo, _mm512_loadu_ps(add));                     \
@@ -445,7 +447,7 @@ void narrow_vector_rows(int64_t M, int64_t K, const float* A, int64_t lda, bool 
   auto a_at = [&](int64_t i, int64_t k) { return in(ta ? A[k * lda + i] : A[i * lda + k]); };
   auto store = [&](int64_t i, Vec& acc) {
     float* c = C + i * ldc;
-    if (const float* add = accumulate ? c : bias) {
+    if (const float* add = addend(!accumulate, bias, c)) {
       Vec old;
       std::memcpy(&old, add, sizeof(Vec));
       acc += old;
@@ -487,7 +489,8 @@ void narrow_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, b
       for (int64_t j = 0; j < N; ++j) acc[j] += a * in(tb ? B[j * ldb + k] : B[k * ldb + j]);
     }
     float* c = C + i * ldc;
-    for (int64_t j = 0; j < N; ++j) c[j] = accumulate ? c[j] + acc[j] : bias != nullptr ? bias[j] + acc[j] : acc[j];
+    const float* add = addend(!accumulate, bias, c);
+    for (int64_t j = 0; j < N; ++j) c[j] = add != nullptr ? add[j] + acc[j] : acc[j];
   }
 }
 
@@ -532,11 +535,10 @@ void tile(int64_t groups, const typename Kernel::Elem* a, const typename Kernel:
   }
   alignas(64) float buf[MR * NR];
   Kernel::run(groups, a, b, buf, NR, true, nullptr);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      const float p = buf[i * NR + j];
-      c[i * ldc + j] = !overwrite ? c[i * ldc + j] + p : bias != nullptr ? bias[j] + p : p;
-    }
+  for (int64_t i = 0; i < m; ++i) {
+    const float* add = addend(overwrite, bias, c + i * ldc);
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = add != nullptr ? add[j] + buf[i * NR + j] : buf[i * NR + j];
+  }
 }
 
 template <class Kernel>
